@@ -1,0 +1,89 @@
+"""Alignment measures of MODEL.md ("What self-assembled means, measured").
+
+* forward-feedback alignment: the angle between W_{l+1}^T and the effective
+  feedback M_{l+1} = V_l B_{l+1} U_{l+1} (0 deg assembled, 90 deg random);
+* cross-stream reciprocity: the angle between V_l and U_l^T;
+* gradient alignment: the angle between the circuit's dW_l and the true
+  backprop gradient on the same samples.
+
+Angles between matrices use the Frobenius inner product,
+``angle(A, B) = arccos(<A, B>_F / (|A|_F |B|_F))`` in degrees.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..circuits import reference as ref
+
+__all__ = [
+    "angle",
+    "effective_feedback",
+    "forward_feedback_angles",
+    "cross_stream_angles",
+    "gradient_alignment",
+]
+
+
+def angle(a, b):
+    """Angle in degrees between two arrays of the same shape (Frobenius inner product).
+
+    Returns NaN if either array is all zeros.
+
+    >>> angle(np.eye(2), np.eye(2))
+    0.0
+    >>> round(angle(np.array([1.0, 0.0]), np.array([0.0, 3.0])), 6)
+    90.0
+    """
+    a = np.asarray(a, dtype=float).ravel()
+    b = np.asarray(b, dtype=float).ravel()
+    if a.shape != b.shape:
+        raise ValueError(f"cannot compare arrays of different shapes {a.shape} and {b.shape}")
+    na, nb = np.linalg.norm(a), np.linalg.norm(b)
+    if na == 0 or nb == 0:
+        return float("nan")
+    cos = np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0)
+    return float(np.degrees(np.arccos(cos)))
+
+
+def _layers(weights):
+    return sum(1 for k in weights if k.startswith("W"))
+
+
+def effective_feedback(weights, l):
+    """M_{l+1} = V_l B_{l+1} U_{l+1}: what D carries from e_{l+1} to A_l's apical input.
+
+    ``l`` is the lower layer (1 .. L-1); the result has the shape of W_{l+1}^T.
+    """
+    return weights[f"V{l}"] @ weights[f"B{l + 1}"] @ weights[f"U{l + 1}"]
+
+
+def forward_feedback_angles(weights):
+    """Angle between W_{l+1}^T and M_{l+1} for l = 1 .. L-1, as ``{l + 1: degrees}``."""
+    L = _layers(weights)
+    return {l + 1: angle(weights[f"W{l + 1}"].T, effective_feedback(weights, l)) for l in range(1, L)}
+
+
+def cross_stream_angles(weights):
+    """Angle between V_l and U_l^T for l = 1 .. L-1, as ``{l: degrees}``."""
+    L = _layers(weights)
+    return {l: angle(weights[f"V{l}"], weights[f"U{l}"].T) for l in range(1, L)}
+
+
+def gradient_alignment(weights, X, Y, f="tanh", output="softmax"):
+    """Angle between the circuit's weight change and the backprop gradient, per layer.
+
+    The circuit's change is the (negated, decay-free) W part of MODEL.md's rule,
+    ``-e_l r_{l-1}^T``, summed over the samples; the gradient is
+    :func:`~selfassembly.circuits.reference.backprop_gradients` summed over the
+    same samples. Returns ``{l: degrees}``; 0 for backprop itself.
+    """
+    L = _layers(weights)
+    circuit = {l: 0.0 for l in range(1, L + 1)}
+    true = {l: 0.0 for l in range(1, L + 1)}
+    for x, y in zip(np.atleast_2d(X), np.atleast_2d(Y)):
+        sig = ref.sweep(weights, x, y, f, output)
+        grads = ref.backprop_gradients(weights, x, y, f, output)
+        for l in range(1, L + 1):
+            circuit[l] = circuit[l] + np.outer(sig["e"][l], sig["r"][l - 1])
+            true[l] = true[l] + grads[f"W{l}"]
+    return {l: angle(circuit[l], true[l]) for l in range(1, L + 1)}

@@ -1,0 +1,369 @@
+"""Build the four-synapse circuit as a Brian2 network.
+
+Populations (MODEL.md): for each layer l >= 1 an ascending group ``A_l`` and a
+descending group ``D_l``; ``A_0`` holds the stimulus. Synapses: ``W_l``
+(A_{l-1} -> A_l), ``B_l`` (D_l -> D_{l-1}), ``V_l`` (D_l -> A_l, apical) and
+``U_l`` (A_l -> D_l, dendritic). Each pathway writes its own summed variable:
+
+==========  =======================================  =============
+pathway     summed variable                          target
+==========  =======================================  =============
+W_l         ``h_post = w * r_pre``                   A_l.h
+B_{l+1}     ``p_post = b * d_pre``                   D_l.p
+V_l         ``m_post = v * p_pre``                   A_l.m
+U_l         ``q_post = u * err_pre``                 D_l.q
+==========  =======================================  =============
+
+U also carries two more channels, both only for plasticity (MODEL.md's
+explicit choice: ascending cells multiplex rate and error): ``q_r_post = u *
+r_pre`` (the signal that modifies B) and, for the ``mirror`` rule, ``q_spont_post
+= u * spont_pre`` (spontaneous activity).
+
+In the sample-clocked mode the summed-variable updaters are given explicit
+scheduling orders in the ``groups`` slot, in sweep order::
+
+    h_1 .. h_L, [softmax normaliser], q_L, (p_l, m_l, q_l for l = L-1 .. 1), q_r, q_spont
+
+so one time step computes the full forward and descending sweep; plasticity
+runs at ``end`` and the spontaneous noise is drawn at ``start``.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import brian2 as b2
+import numpy as np
+
+from ..io import population_names
+from ..plasticity.presets import RuleSet
+from .connectivity import check_sizes
+from .modes import Dynamic, SampleClocked
+
+__all__ = ["Stimulus", "Circuit", "build_circuit", "configure_target", "TARGETS", "DivergenceError"]
+
+TARGETS = ("numpy", "cython", "cpp_standalone")
+
+#: name of the state variable holding each population's weight
+WEIGHT_VAR = {"W": "w", "B": "b", "U": "u", "V": "v"}
+
+
+class DivergenceError(RuntimeError):
+    """Rates or weights became NaN or infinite."""
+
+
+@dataclass
+class Stimulus:
+    """What the circuit is shown: a data set and the order of presentations.
+
+    Parameters
+    ----------
+    X : ndarray, shape (n_samples, n_0)
+        Stimuli r_0.
+    Y : ndarray, shape (n_samples, n_L)
+        Teacher signals y (one-hot for classification).
+    order : ndarray of int, shape (n_presentations,)
+        Which sample is shown at each presentation.
+    """
+
+    X: np.ndarray
+    Y: np.ndarray
+    order: np.ndarray
+
+    def __post_init__(self):
+        self.X = np.asarray(self.X, dtype=float)
+        self.Y = np.asarray(self.Y, dtype=float)
+        self.order = np.asarray(self.order)
+        if self.X.ndim != 2 or self.Y.ndim != 2:
+            raise ValueError(f"X and Y must be 2-D (samples x features), got shapes {self.X.shape} and {self.Y.shape}")
+        if len(self.X) != len(self.Y):
+            raise ValueError(f"X has {len(self.X)} samples but Y has {len(self.Y)}; they must match row for row")
+        if not (np.all(np.isfinite(self.X)) and np.all(np.isfinite(self.Y))):
+            raise ValueError("X and Y must be finite (found NaN or Inf in the data)")
+        if self.order.ndim != 1 or len(self.order) == 0 or not np.issubdtype(self.order.dtype, np.integer):
+            raise ValueError("order must be a non-empty 1-D array of sample indices")
+        if self.order.min() < 0 or self.order.max() >= len(self.X):
+            raise ValueError(f"order holds sample indices outside 0..{len(self.X) - 1}")
+
+    def check_sizes(self, sizes):
+        if self.X.shape[1] != sizes[0]:
+            raise ValueError(f"stimuli have {self.X.shape[1]} features but the input layer has n_0 = {sizes[0]}; make sizes[0] = {self.X.shape[1]}")
+        if self.Y.shape[1] != sizes[-1]:
+            raise ValueError(f"teacher signals have {self.Y.shape[1]} entries but the output layer has n_L = {sizes[-1]}; make sizes[-1] = {self.Y.shape[1]}")
+
+
+def configure_target(target="numpy", cache_dir=None, standalone_dir=None):
+    """Select Brian2's code-generation target.
+
+    Parameters
+    ----------
+    target : {"numpy", "cython", "cpp_standalone"}
+    cache_dir : str, optional
+        Cython cache directory (default: ``$SELFASSEMBLY_CYTHON_CACHE`` or Brian2's own).
+    standalone_dir : str, optional
+        Where cpp_standalone writes and compiles its project.
+    """
+    if target not in TARGETS:
+        raise ValueError(f"unknown codegen target {target!r}; valid names: {list(TARGETS)}")
+    if target == "cpp_standalone":
+        b2.set_device("cpp_standalone", directory=standalone_dir, build_on_run=False)
+        b2.device.reinit()
+        b2.device.activate(directory=standalone_dir, build_on_run=False)
+        return
+    b2.set_device("runtime")
+    b2.prefs.codegen.target = target
+    cache_dir = cache_dir or os.environ.get("SELFASSEMBLY_CYTHON_CACHE")
+    if target == "cython" and cache_dir:
+        b2.prefs.codegen.runtime.cython.cache_dir = str(cache_dir)
+
+
+def _activation_code(f):
+    if f == "tanh":
+        return "tanh(h)", "(1 - tanh(h)**2)"
+    if f == "relu":
+        return "h * int(h > 0)", "int(h > 0)"
+    raise ValueError(f"unknown activation {f!r}; valid names: ['relu', 'tanh']")
+
+
+class Circuit:
+    """A built Brian2 network of the four-synapse circuit.
+
+    Use :func:`build_circuit` to make one. Attributes: ``A`` and ``D`` (lists of
+    NeuronGroups indexed by layer, ``D[0]`` is None), ``synapses`` (dict
+    population name -> Synapses), ``network`` (the Brian2 Network).
+    """
+
+    def __init__(self, sizes, rules, masks, mode, stimulus, f, output, record_every):
+        self.sizes = sizes
+        self.rules = rules
+        self.masks = masks
+        self.mode = mode
+        self.stimulus = stimulus
+        self.f = f
+        self.output = output
+        self.record_every = record_every
+        self.A, self.D, self.synapses, self.monitors = [], [None], {}, {}
+        self.network = b2.Network()
+        self.steps_done = 0
+
+    @property
+    def L(self):
+        return len(self.sizes) - 1
+
+    @property
+    def is_standalone(self):
+        return isinstance(b2.get_device(), b2.devices.cpp_standalone.CPPStandaloneDevice)
+
+    # ---- reading out ----------------------------------------------------
+    def _matrix(self, name, values):
+        """Synapse values (Brian2 order) -> dense matrix in MODEL.md orientation."""
+        mat = np.zeros(self.masks[name].shape)
+        rows, cols = self._index[name]
+        mat[rows, cols] = values
+        if name[0] == "B":
+            return self.rules.feedback.effective(mat)
+        return mat
+
+    def weights(self):
+        """Current weights as dense matrices (rows postsynaptic), keyed by population."""
+        return {
+            name: self._matrix(name, np.asarray(getattr(syn, WEIGHT_VAR[name[0]])[:]))
+            for name, syn in self.synapses.items()
+        }
+
+    def recorded_weights(self):
+        """Weights recorded every ``record_every`` presentations, and the presentations done at each."""
+        steps, out = None, {}
+        for name, mon in self.monitors.items():
+            values = np.asarray(getattr(mon, WEIGHT_VAR[name[0]]))  # (n_syn, n_records)
+            out[name] = np.stack([self._matrix(name, values[:, k]) for k in range(values.shape[1])])
+            steps = np.round(np.asarray(mon.t / self.mode.T_present)).astype(np.int64)
+        return steps, out
+
+    def state(self):
+        """Current signals (h, r, e, m per A_l and p, q, d per D_l), for tests."""
+        out = {}
+        for l in range(1, self.L + 1):
+            for var in ("h", "r", "err", "m"):
+                if var in self.A[l].variables:
+                    out[f"{var}{l}"] = np.array(getattr(self.A[l], var)[:])
+            for var in ("p", "q", "d"):
+                if var in self.D[l].variables:
+                    out[f"{var}{l}"] = np.array(getattr(self.D[l], var)[:])
+        return out
+
+    # ---- running ------------------------------------------------------------
+    def run(self, n_presentations, report=None):
+        """Present ``n_presentations`` stimuli (runtime targets; may be called repeatedly)."""
+        self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
+        self.steps_done += n_presentations
+
+
+def _shared_params(params):
+    return "\n".join(f"{k} : 1 (shared, constant)" for k in params)
+
+
+def _set_params(obj, params):
+    for k, v in params.items():
+        setattr(obj, k, v)
+
+
+def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", output="softmax",
+                  record_every=None, name="circuit"):
+    """Build the Brian2 network of one circuit.
+
+    Parameters
+    ----------
+    sizes : list of int
+        n_0 .. n_L.
+    rules : RuleSet
+        Plasticity of each population (a resolved preset).
+    weights, masks : dict
+        Initial weights and existing synapses (:func:`initial_weights`).
+    stimulus : Stimulus
+        Data and presentation order.
+    mode : SampleClocked or Dynamic
+    f : {"tanh", "relu"}
+        Hidden activation.
+    output : {"softmax", "linear"}
+    record_every : int, optional
+        Record all weights every this many presentations (from presentation 0).
+
+    Returns
+    -------
+    Circuit
+    """
+    sizes = check_sizes(sizes)
+    if not isinstance(rules, RuleSet):
+        raise TypeError(f"rules must be a RuleSet (see selfassembly.plasticity.make_preset), got {type(rules).__name__}")
+    if output not in ("softmax", "linear"):
+        raise ValueError(f"unknown output {output!r}; valid names: ['linear', 'softmax']")
+    act, act_prime = _activation_code(f)
+    mode = mode or SampleClocked()
+    stimulus.check_sizes(sizes)
+    names = population_names(len(sizes) - 1)
+    for pop in names:
+        if pop not in weights or pop not in masks:
+            raise ValueError(f"initial weights for population {pop} are missing")
+    dynamic = isinstance(mode, Dynamic)
+    L = len(sizes) - 1
+    c = Circuit(sizes, rules, masks, mode, stimulus, f, output, record_every)
+    clock = b2.Clock(dt=mode.dt, name=f"{name}_clock")
+    ns = {
+        "x_data": b2.TimedArray(stimulus.X, dt=1 * b2.ms),
+        "y_data": b2.TimedArray(stimulus.Y, dt=1 * b2.ms),
+        "sample_at": b2.TimedArray(stimulus.order.astype(float), dt=mode.T_present),
+        "ms": b2.ms,
+    }
+    if dynamic:
+        ns.update(tau_r=mode.tau_r, T_present=mode.T_present)
+    cross = rules.cross
+    noise = cross.needs_noise
+    b_plastic = rules.feedback.plastic
+
+    # ---- neuron groups ------------------------------------------------------
+    c.A.append(b2.NeuronGroup(sizes[0], "r = x_data(sample_at(t) * ms, i) : 1", clock=clock, namespace=ns, name=f"{name}_A0"))
+    for l in range(1, L + 1):
+        top = l == L
+        out_rate = "exp(h) / zsum" if output == "softmax" else "h"
+        target = out_rate if top else act
+        eqs = ["h : 1"]
+        if dynamic:
+            eqs.append(f"dr/dt = ({target} - r) / tau_r : 1")
+        else:
+            eqs.append(f"r = {target} : 1")
+        if top:
+            eqs.append("err = r - y_data(sample_at(t) * ms, i) : 1")
+            if output == "softmax":
+                eqs.append("zsum : 1")
+        else:
+            eqs += ["m : 1", f"err = {act_prime} * m : 1"]
+            if noise:
+                eqs += ["spont : 1", "sigma_xi : 1 (shared, constant)"]
+        A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}")
+        if noise and not top:
+            A.sigma_xi = cross.sigma_xi
+            A.run_regularly("spont = sigma_xi * randn()", when="start")
+        c.A.append(A)
+        eqs = ["q : 1"]
+        eqs.append("dd/dt = (q - d) / tau_r : 1" if dynamic else "d = q : 1")
+        if not top:
+            eqs.append("p : 1")
+            if b_plastic:
+                eqs.append("q_r : 1")
+            if noise:
+                eqs.append("q_spont : 1")
+        c.D.append(b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_D{l}"))
+
+    # ---- synapses -----------------------------------------------------------
+    c._index = {}
+    order = iter(range(1, 10_000))
+    sweep = []  # (synapses, summed variable) in the order they must be updated
+
+    def make_synapses(pop, source, target, summed, change=None, params=None):
+        var = WEIGHT_VAR[pop[0]]
+        eqs = [f"{var} : 1"] + summed
+        params = params or {}
+        if change:
+            eqs.append(_shared_params(params))
+            if dynamic:
+                eqs[0] = f"d{var}/dt = ({change}) / T_present : 1 (clock-driven)"
+        S = b2.Synapses(source, target, "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_{pop}")
+        rows, cols = np.nonzero(masks[pop])
+        S.connect(i=cols, j=rows)
+        if pop[0] == "B" and rules.feedback.tied:
+            # the synapse stores the transported copy W^T and transmits W^T or sign(W^T)
+            setattr(S, var, weights[f"W{pop[1:]}"].T[rows, cols])
+        else:
+            setattr(S, var, weights[pop][rows, cols])
+        if change:
+            _set_params(S, params)
+            if not dynamic:
+                S.run_regularly(f"{var} += {change}", when="end")
+        c._index[pop] = (rows, cols)
+        c.synapses[pop] = S
+        return S
+
+    W_change, W_params = rules.forward.change, rules.forward.parameters()
+    for l in range(1, L + 1):
+        S = make_synapses(f"W{l}", c.A[l - 1], c.A[l], ["h_post = w * r_pre : 1 (summed)"], W_change, W_params)
+        sweep.append((S, "h_post"))
+    if output == "softmax":
+        Z = b2.Synapses(c.A[L], c.A[L], "zsum_post = exp(h_pre) : 1 (summed)", clock=clock, name=f"{name}_softmax")
+        Z.connect()
+        sweep.append((Z, "zsum_post"))
+        c.network.add(Z)
+    U_change = cross.changes.get("U")
+    V_change = cross.changes.get("V")
+    for l in range(1, L + 1):
+        summed = ["q_post = u * err_pre : 1 (summed)"]
+        if l < L and b_plastic:
+            summed.append("q_r_post = u * r_pre : 1 (summed)")
+        if l < L and noise:
+            summed.append("q_spont_post = u * spont_pre : 1 (summed)")
+        make_synapses(f"U{l}", c.A[l], c.D[l], summed, U_change, cross.parameters())
+    for l in range(1, L):
+        B_change = rules.feedback.change if b_plastic else None
+        transmitted = rules.feedback.transmitted
+        make_synapses(f"B{l + 1}", c.D[l + 1], c.D[l], [f"p_post = {transmitted} * d_pre : 1 (summed)"],
+                      B_change, rules.feedback.parameters())
+        make_synapses(f"V{l}", c.D[l], c.A[l], ["m_post = v * p_pre : 1 (summed)"], V_change, cross.parameters())
+    # descending sweep: top error, then layer by layer down
+    sweep.append((c.synapses[f"U{L}"], "q_post"))
+    for l in range(L - 1, 0, -1):
+        sweep += [(c.synapses[f"B{l + 1}"], "p_post"), (c.synapses[f"V{l}"], "m_post"), (c.synapses[f"U{l}"], "q_post")]
+    for l in range(1, L):
+        for var in ("q_r_post", "q_spont_post"):
+            if var in c.synapses[f"U{l}"].summed_updaters:
+                sweep.append((c.synapses[f"U{l}"], var))
+    for S, var in sweep:
+        S.summed_updaters[var].order = next(order)
+
+    if record_every:
+        for pop, S in c.synapses.items():
+            var = WEIGHT_VAR[pop[0]]
+            mon = b2.StateMonitor(S, var, record=np.arange(len(c._index[pop][0])),
+                                  dt=record_every * mode.T_present, when="start", name=f"{name}_mon_{pop}")
+            c.monitors[pop] = mon
+    c.network.add(*c.A, *c.D[1:], *c.synapses.values(), *c.monitors.values())
+    return c

@@ -1,0 +1,203 @@
+"""Plain numpy implementation of MODEL.md's sample-clocked equations.
+
+This is the independent reference the Brian2 circuit is tested against, the
+hand-written baseline of the speed benchmark, and the read-out used to
+evaluate weight snapshots (test accuracy, loss, gradients). It is written
+directly from MODEL.md, with none of the Brian2 code, so that a disagreement
+between the two is a bug in one of them.
+
+Signals of one presentation (MODEL.md, "Signals")::
+
+    h_l = W_l r_{l-1},  r_l = f(h_l)          (output: identity or softmax)
+    e_L = r_L - y
+    d_L = U_L e_L
+    p_l = B_{l+1} d_{l+1},  m_l = V_l p_l,  e_l = f'(h_l) * m_l,  d_l = U_l e_l
+
+Weights are dicts keyed by population name (``"W1"``, ``"B2"``, ``"U1"``,
+``"V1"``, ...; see :func:`selfassembly.io.population_names`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = [
+    "ACTIVATIONS",
+    "OUTPUTS",
+    "activation",
+    "forward",
+    "sweep",
+    "plasticity_step",
+    "loss",
+    "evaluate",
+    "backprop_gradients",
+]
+
+
+def _relu_prime(h):
+    return (h > 0).astype(float)
+
+
+#: name -> (f, f')
+ACTIVATIONS = {
+    "tanh": (np.tanh, lambda h: 1.0 - np.tanh(h) ** 2),
+    "relu": (lambda h: np.maximum(h, 0.0), _relu_prime),
+}
+
+OUTPUTS = ("softmax", "linear")
+
+
+def activation(name):
+    """Return ``(f, f')`` for an activation name, or raise naming the valid ones."""
+    try:
+        return ACTIVATIONS[name]
+    except KeyError:
+        raise ValueError(f"unknown activation {name!r}; valid names: {sorted(ACTIVATIONS)}") from None
+
+
+def _softmax(h):
+    z = np.exp(h - np.max(h, axis=-1, keepdims=True))
+    return z / np.sum(z, axis=-1, keepdims=True)
+
+
+def forward(weights, x, f="tanh", output="softmax"):
+    """Forward sweep ``h_l = W_l r_{l-1}``, ``r_l = f(h_l)``.
+
+    Parameters
+    ----------
+    weights : dict
+        Must hold ``W1 .. WL``.
+    x : ndarray, shape (n_0,) or (N, n_0)
+        Stimulus (one or a batch).
+    f : str
+        Hidden activation, ``"tanh"`` or ``"relu"``.
+    output : str
+        ``"softmax"`` or ``"linear"``.
+
+    Returns
+    -------
+    h, r : list of ndarray
+        ``h[l]`` and ``r[l]`` for l = 0..L (``h[0]`` is None, ``r[0] = x``).
+    """
+    fn, _ = activation(f)
+    L = sum(1 for k in weights if k.startswith("W"))
+    r = [np.asarray(x, dtype=float)]
+    h = [None]
+    for l in range(1, L + 1):
+        hl = r[-1] @ weights[f"W{l}"].T
+        h.append(hl)
+        if l < L:
+            r.append(fn(hl))
+        else:
+            r.append(_softmax(hl) if output == "softmax" else hl)
+    return h, r
+
+
+def sweep(weights, x, y, f="tanh", output="softmax"):
+    """All signals of one presentation (forward and descending).
+
+    Returns
+    -------
+    dict of lists indexed by layer l (entries not defined by MODEL.md are None):
+    ``h, r, e, m, p, d``. ``d[l] = U_l e_l`` is D_l's rate (``q_l`` in MODEL.md).
+    """
+    _, fprime = activation(f)
+    h, r = forward(weights, x, f, output)
+    L = len(h) - 1
+    e = [None] * (L + 1)
+    m = [None] * (L + 1)
+    p = [None] * (L + 1)
+    d = [None] * (L + 1)
+    e[L] = r[L] - y
+    d[L] = weights[f"U{L}"] @ e[L]
+    for l in range(L - 1, 0, -1):
+        p[l] = weights[f"B{l + 1}"] @ d[l + 1]
+        m[l] = weights[f"V{l}"] @ p[l]
+        e[l] = fprime(h[l]) * m[l]
+        d[l] = weights[f"U{l}"] @ e[l]
+    return {"h": h, "r": r, "e": e, "m": m, "p": p, "d": d}
+
+
+def plasticity_step(weights, signals, rules, xi=None):
+    """One presentation's weight change, as MODEL.md writes it.
+
+    Parameters
+    ----------
+    weights : dict
+        Current weights (not modified).
+    signals : dict
+        Output of :func:`sweep` for this presentation.
+    rules : selfassembly.plasticity.RuleSet
+        Which populations learn and how, with eta, lambda, eta_c, lambda_c.
+    xi : dict of int -> ndarray, optional
+        Spontaneous noise in A_l for the ``mirror`` cross-stream rule.
+
+    Returns
+    -------
+    dict
+        New weights. Absent synapses (``masks``) are not handled here: the
+        caller multiplies by the mask if the circuit is sparse.
+    """
+    r, e, d = signals["r"], signals["e"], signals["d"]
+    L = len(r) - 1
+    eta, lam = rules.forward.eta, rules.forward.lam
+    new = dict(weights)
+    for l in range(1, L + 1):
+        W = weights[f"W{l}"]
+        new[f"W{l}"] = W - eta * np.outer(e[l], r[l - 1]) - eta * lam * W
+    for l in range(1, L):
+        kind = rules.feedback.kind
+        if kind == "fixed":
+            continue
+        if kind in ("transpose", "sign"):
+            Wt = new[f"W{l + 1}"].T
+            new[f"B{l + 1}"] = Wt if kind == "transpose" else np.sign(Wt)
+            continue
+        B = weights[f"B{l + 1}"]
+        ur = weights[f"U{l}"] @ r[l]
+        new[f"B{l + 1}"] = B - eta * np.outer(ur, d[l + 1]) - eta * lam * B
+    cross = rules.cross
+    eta_c, lam_c = cross.eta_c, cross.lam_c
+    for l in range(1, L + 1):
+        U = weights[f"U{l}"]
+        V = weights.get(f"V{l}")
+        if cross.kind == "mirror" and V is not None:
+            new[f"V{l}"] = V + eta_c * (np.outer(xi[l], U @ xi[l]) - lam_c * V)
+        elif cross.kind == "hebbian":
+            new[f"U{l}"] = U + eta_c * (np.outer(d[l], r[l]) - lam_c * U)
+            if V is not None:
+                new[f"V{l}"] = V + eta_c * (np.outer(r[l], d[l]) - lam_c * V)
+    return new
+
+
+def loss(r_out, y, output="softmax"):
+    """Mean loss over a batch: cross-entropy for softmax, 0.5*||r - y||^2 for linear."""
+    r_out = np.atleast_2d(r_out)
+    y = np.atleast_2d(y)
+    if output == "softmax":
+        return float(-np.mean(np.sum(y * np.log(np.clip(r_out, 1e-300, None)), axis=1)))
+    return float(0.5 * np.mean(np.sum((r_out - y) ** 2, axis=1)))
+
+
+def evaluate(weights, X, Y, f="tanh", output="softmax"):
+    """Loss and accuracy of the forward pathway on a labelled set (one-hot ``Y``)."""
+    _, r = forward(weights, X, f, output)
+    acc = float(np.mean(np.argmax(r[-1], axis=1) == np.argmax(Y, axis=1)))
+    return loss(r[-1], Y, output), acc
+
+
+def backprop_gradients(weights, x, y, f="tanh", output="softmax"):
+    """True gradients dLoss/dW_l of one sample, by backpropagation.
+
+    For softmax with cross-entropy and for linear with squared error the output
+    error is ``r_L - y``; hidden errors are ``f'(h_l) * W_{l+1}^T e_{l+1}``.
+    """
+    _, fprime = activation(f)
+    h, r = forward(weights, x, f, output)
+    L = len(h) - 1
+    e = r[L] - y
+    grads = {}
+    for l in range(L, 0, -1):
+        grads[f"W{l}"] = np.outer(e, r[l - 1])
+        if l > 1:
+            e = fprime(h[l - 1]) * (weights[f"W{l}"].T @ e)
+    return grads

@@ -1,0 +1,216 @@
+"""Reading and writing run outputs: atomic files and weight snapshots.
+
+Every file is written to a temporary name in the same folder and then
+renamed, so an interrupted run never leaves a half-written file behind.
+
+Weight snapshots
+----------------
+``snapshots/<preset>.npz`` holds, for one preset, the weights of the four
+synapse populations at each recording step, in MODEL.md's orientation
+(rows are postsynaptic cells, so that ``h_l = W_l r_{l-1}``):
+
+========  =====================  ==========================================
+key       shape                  meaning
+========  =====================  ==========================================
+steps     (S,)                   presentations done when the snapshot was taken
+sizes     (L+1,)                 layer sizes n_0 .. n_L
+W{l}      (S, n_l, n_{l-1})      A_{l-1} -> A_l, l = 1..L
+B{l}      (S, n_{l-1}, n_l)      D_l -> D_{l-1}, l = 2..L
+U{l}      (S, n_l, n_l)          A_l -> D_l, ``U[d, a]``, l = 1..L
+V{l}      (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L-1
+mask_X    (rows, cols) bool      which synapses of population X exist
+========  =====================  ==========================================
+
+Absent synapses (sparse connectivity) hold 0 in the weight arrays.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+__all__ = [
+    "atomic_write_text",
+    "atomic_write_bytes",
+    "atomic_savez",
+    "write_json",
+    "write_csv",
+    "population_names",
+    "Snapshots",
+    "save_snapshots",
+    "load_snapshots",
+    "SnapshotError",
+]
+
+
+class SnapshotError(ValueError):
+    """A snapshot file is missing, malformed or inconsistent."""
+
+
+def _atomic(path, write, mode):
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, mode) as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def atomic_write_text(path, text):
+    """Write ``text`` to ``path`` atomically (temporary file, then rename)."""
+    return _atomic(path, lambda fh: fh.write(text), "w")
+
+
+def atomic_write_bytes(path, data):
+    """Write ``data`` (bytes) to ``path`` atomically."""
+    return _atomic(path, lambda fh: fh.write(data), "wb")
+
+
+def atomic_savez(path, **arrays):
+    """``numpy.savez_compressed`` to ``path`` atomically."""
+    return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays), "wb")
+
+
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON, atomically."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def write_csv(path, rows, fieldnames=None):
+    """Write a list of dicts as CSV, atomically; columns default to the union of keys."""
+    if fieldnames is None:
+        fieldnames = []
+        for row in rows:
+            fieldnames.extend(k for k in row if k not in fieldnames)
+
+    def write(fh):
+        writer = csv.DictWriter(fh, fieldnames=fieldnames, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+
+    return _atomic(path, write, "w")
+
+
+def population_names(n_layers):
+    """Names of the synapse populations of a circuit with ``n_layers`` = L layers.
+
+    >>> population_names(2)
+    ['W1', 'W2', 'B2', 'U1', 'U2', 'V1']
+    """
+    L = int(n_layers)
+    return (
+        [f"W{l}" for l in range(1, L + 1)]
+        + [f"B{l}" for l in range(2, L + 1)]
+        + [f"U{l}" for l in range(1, L + 1)]
+        + [f"V{l}" for l in range(1, L)]
+    )
+
+
+def _expected_shape(name, sizes):
+    kind, l = name[0], int(name[1:])
+    if kind == "W":
+        return (sizes[l], sizes[l - 1])
+    if kind == "B":
+        return (sizes[l - 1], sizes[l])
+    return (sizes[l], sizes[l])
+
+
+@dataclass
+class Snapshots:
+    """Weight snapshots of one preset's run.
+
+    Attributes
+    ----------
+    sizes : list of int
+        Layer sizes n_0 .. n_L.
+    steps : ndarray of int, shape (S,)
+        Presentations done at each snapshot.
+    weights : dict of str -> ndarray, shape (S, rows, cols)
+        One entry per population name (see :func:`population_names`).
+    masks : dict of str -> ndarray of bool, shape (rows, cols)
+        Which synapses exist.
+    """
+
+    sizes: list
+    steps: np.ndarray
+    weights: dict
+    masks: dict = field(default_factory=dict)
+
+    @property
+    def n_layers(self):
+        return len(self.sizes) - 1
+
+    def at(self, k):
+        """Weights of snapshot ``k`` as a dict of 2-D arrays."""
+        return {name: w[k] for name, w in self.weights.items()}
+
+    def validate(self, source="snapshots"):
+        """Check names and shapes; raise :class:`SnapshotError` naming the problem."""
+        sizes = [int(n) for n in self.sizes]
+        if len(sizes) < 2 or min(sizes) < 1:
+            raise SnapshotError(f"{source}: 'sizes' must list at least two positive layer sizes, got {sizes}")
+        S = len(self.steps)
+        expected = population_names(len(sizes) - 1)
+        missing = [n for n in expected if n not in self.weights]
+        if missing:
+            raise SnapshotError(f"{source}: missing populations {missing}; a snapshot file needs {expected}")
+        for name in expected:
+            w = np.asarray(self.weights[name])
+            want = (S,) + _expected_shape(name, sizes)
+            if w.shape != want:
+                raise SnapshotError(
+                    f"{source}: population {name} has shape {w.shape}, expected {want} "
+                    f"for sizes {sizes} and {S} snapshots"
+                )
+            if name in self.masks and self.masks[name].shape != want[1:]:
+                raise SnapshotError(f"{source}: mask of {name} has shape {self.masks[name].shape}, expected {want[1:]}")
+        return self
+
+
+def save_snapshots(path, snapshots):
+    """Write :class:`Snapshots` to ``path`` (``.npz``), atomically."""
+    snapshots.validate(str(path))
+    arrays = {"sizes": np.asarray(snapshots.sizes, dtype=np.int64), "steps": np.asarray(snapshots.steps, dtype=np.int64)}
+    arrays.update({k: np.asarray(v) for k, v in snapshots.weights.items()})
+    arrays.update({f"mask_{k}": np.asarray(v, dtype=bool) for k, v in snapshots.masks.items()})
+    return atomic_savez(path, **arrays)
+
+
+def load_snapshots(path):
+    """Read a snapshot file written by :func:`save_snapshots` (no pickle is ever loaded).
+
+    Raises
+    ------
+    SnapshotError
+        If the file is missing, is not an ``.npz`` archive, or its arrays do not
+        fit together.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise SnapshotError(f"no snapshot file at {path}; run `selfassembly run` first or check the path")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (ValueError, OSError) as exc:
+        raise SnapshotError(f"{path} is not a readable .npz snapshot file ({exc})") from exc
+    for key in ("sizes", "steps"):
+        if key not in arrays:
+            raise SnapshotError(f"{path}: missing array '{key}'; is this a selfassembly snapshot file?")
+    sizes = [int(n) for n in arrays.pop("sizes")]
+    steps = arrays.pop("steps")
+    masks = {k[5:]: v.astype(bool) for k, v in arrays.items() if k.startswith("mask_")}
+    weights = {k: v for k, v in arrays.items() if not k.startswith("mask_")}
+    return Snapshots(sizes=sizes, steps=steps, weights=weights, masks=masks).validate(str(path))

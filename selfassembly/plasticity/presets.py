@@ -1,0 +1,134 @@
+"""The six named rule sets of MODEL.md.
+
+A preset is a configuration of the same three rules (forward W, feedback B,
+cross-stream U/V) plus the initial connectivity of U and V; none has a code
+path of its own.
+
+============================  ===============  ==============================  ==========================
+preset                        B                U, V                            meaning
+============================  ===============  ==============================  ==========================
+backprop                      tied to W^T      identity, fixed                 reference (weight transport)
+feedback_alignment            random, fixed    identity, fixed                 Lillicrap et al. 2016
+sign_symmetry                 sign(W^T), tied  identity, fixed                 Liao, Leibo, Poggio 2016
+kolen_pollack                 random, plastic  identity, fixed                 Kolen-Pollack / Akrout 2019
+four_synapse                  random, plastic  random, plastic (mirror)        the self-assembling circuit
+four_synapse_fixed_cross      random, plastic  random, fixed                   ablation: no cross-stream assembly
+============================  ===============  ==============================  ==========================
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from .rules import CrossStreamRule, FeedbackRule, ForwardRule
+
+__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "make_preset"]
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """A named combination of rules: what a preset resolves to.
+
+    Attributes
+    ----------
+    name : str
+    forward : ForwardRule
+        Rule of W.
+    feedback : FeedbackRule
+        Rule of B.
+    cross : CrossStreamRule
+        Rule of U and V.
+    cross_init : {"identity", "random"}
+        Initial connectivity of U and V (structured or random).
+    description : str
+    """
+
+    name: str
+    forward: ForwardRule
+    feedback: FeedbackRule
+    cross: CrossStreamRule
+    cross_init: str
+    description: str = ""
+
+    def __post_init__(self):
+        if self.cross_init not in ("identity", "random"):
+            raise ValueError(f"cross_init must be 'identity' or 'random', got {self.cross_init!r}")
+        if self.feedback.tied and (self.cross_init != "identity" or self.cross.kind != "fixed"):
+            raise ValueError(
+                f"rule set {self.name!r}: weight transport (feedback {self.feedback.kind!r}) needs U = V = I, "
+                "fixed; use cross_init='identity' and cross rule 'fixed'"
+            )
+        if self.feedback.tied and (self.feedback.eta, self.feedback.lam) != (self.forward.eta, self.forward.lam):
+            raise ValueError(f"rule set {self.name!r}: a tied B must use the eta and lam of W")
+
+    def as_dict(self):
+        """Flat, TOML-friendly description of the rule set."""
+        return {
+            "name": self.name,
+            "feedback": self.feedback.kind,
+            "cross": self.cross.kind,
+            "cross_init": self.cross_init,
+            "eta": self.forward.eta,
+            "lam": self.forward.lam,
+            "eta_c": self.cross.eta_c,
+            "lam_c": self.cross.lam_c,
+            "sigma_xi": self.cross.sigma_xi,
+        }
+
+
+#: preset name -> (feedback kind, cross kind, cross_init, description)
+PRESETS = {
+    "backprop": ("transpose", "fixed", "identity", "B tied to W^T every step, U = V = I: backpropagation (needs weight transport)"),
+    "feedback_alignment": ("fixed", "fixed", "identity", "B random and fixed, U = V = I (Lillicrap et al. 2016)"),
+    "sign_symmetry": ("sign", "fixed", "identity", "B = sign(W^T) every step, U = V = I (Liao, Leibo, Poggio 2016)"),
+    "kolen_pollack": ("plastic", "fixed", "identity", "B random, plastic with the mirrored rule, U = V = I (Kolen & Pollack 1994; Akrout et al. 2019)"),
+    "four_synapse": ("plastic", "mirror", "random", "B random and plastic, U and V random, V assembles to U^T from spontaneous activity: the self-assembling circuit"),
+    "four_synapse_fixed_cross": ("plastic", "fixed", "random", "B random and plastic, U and V random and fixed: ablation without cross-stream assembly"),
+}
+
+PRESET_NAMES = tuple(PRESETS)
+
+
+def make_preset(name, eta=0.01, lam=0.05, eta_c=0.002, lam_c=1.0, sigma_xi=1.0, cross=None):
+    """Resolve a preset name and parameters to a :class:`RuleSet`.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`PRESET_NAMES`.
+    eta, lam : float
+        Learning rate and weight decay of W and B.
+    eta_c, lam_c, sigma_xi : float
+        Learning rate and decay of the cross-stream pair, and the amplitude of
+        the spontaneous activity that drives the ``mirror`` rule.
+    cross : str, optional
+        Override the preset's cross-stream rule (``fixed``, ``mirror``, ``hebbian``).
+
+    Examples
+    --------
+    >>> rs = make_preset("kolen_pollack", eta=0.02)
+    >>> rs.feedback.kind, rs.cross.kind, rs.forward.eta
+    ('plastic', 'fixed', 0.02)
+    >>> make_preset("backprob")
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown preset 'backprob'; valid names: backprop, feedback_alignment, sign_symmetry, kolen_pollack, four_synapse, four_synapse_fixed_cross
+    """
+    if name not in PRESETS:
+        raise ValueError(f"unknown preset {name!r}; valid names: {', '.join(PRESET_NAMES)}")
+    feedback, cross_kind, cross_init, description = PRESETS[name]
+    return RuleSet(
+        name=name,
+        forward=ForwardRule(eta=eta, lam=lam),
+        feedback=FeedbackRule(kind=feedback, eta=eta, lam=lam),
+        cross=CrossStreamRule(kind=cross or cross_kind, eta_c=eta_c, lam_c=lam_c, sigma_xi=sigma_xi),
+        cross_init=cross_init,
+        description=description,
+    )
+
+
+def with_params(rules, **params):
+    """A copy of ``rules`` with some numbers changed (eta, lam, eta_c, lam_c, sigma_xi)."""
+    d = rules.as_dict()
+    d.update(params)
+    rs = make_preset(rules.name, d["eta"], d["lam"], d["eta_c"], d["lam_c"], d["sigma_xi"], cross=d["cross"])
+    return replace(rs, cross_init=rules.cross_init)
