@@ -41,8 +41,9 @@ def angle(a, b):
     na, nb = np.linalg.norm(a), np.linalg.norm(b)
     if na == 0 or nb == 0:
         return float("nan")
-    cos = np.clip(np.dot(a, b) / (na * nb), -1.0, 1.0)
-    return float(np.degrees(np.arccos(cos)))
+    a, b = a / na, b / nb
+    # 2 atan2(|a - b|, |a + b|) is accurate near 0 and 180 degrees, unlike arccos
+    return float(np.degrees(2 * np.arctan2(np.linalg.norm(a - b), np.linalg.norm(a + b))))
 
 
 def _layers(weights):
