@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import brian2 as b2
 import numpy as np
+from brian2.devices.device import RuntimeDevice
 
 from ..io import population_names
 from ..plasticity.presets import RuleSet
@@ -152,7 +153,7 @@ class Circuit:
 
     @property
     def is_standalone(self):
-        return isinstance(b2.get_device(), b2.devices.cpp_standalone.CPPStandaloneDevice)
+        return not isinstance(b2.get_device(), RuntimeDevice)
 
     # ---- reading out ----------------------------------------------------
     def _matrix(self, name, values):
@@ -262,7 +263,11 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
     b_plastic = rules.feedback.plastic
 
     # ---- neuron groups ------------------------------------------------------
-    c.A.append(b2.NeuronGroup(sizes[0], "r = x_data(sample_at(t) * ms, i) : 1", clock=clock, namespace=ns, name=f"{name}_A0"))
+    # stimulus and teacher are stored at the start of each step (not read as subexpressions of t),
+    # so that after a run the groups hold the signals of the last presentation
+    A0 = b2.NeuronGroup(sizes[0], "r : 1", clock=clock, namespace=ns, name=f"{name}_A0")
+    A0.run_regularly("r = x_data(sample_at(t) * ms, i)", when="start")
+    c.A.append(A0)
     for l in range(1, L + 1):
         top = l == L
         out_rate = "exp(h) / zsum" if output == "softmax" else "h"
@@ -273,7 +278,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         else:
             eqs.append(f"r = {target} : 1")
         if top:
-            eqs.append("err = r - y_data(sample_at(t) * ms, i) : 1")
+            eqs += ["y : 1", "err = r - y : 1"]
             if output == "softmax":
                 eqs.append("zsum : 1")
         else:
@@ -281,6 +286,8 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             if noise:
                 eqs += ["spont : 1", "sigma_xi : 1 (shared, constant)"]
         A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}")
+        if top:
+            A.run_regularly("y = y_data(sample_at(t) * ms, i)", when="start")
         if noise and not top:
             A.sigma_xi = cross.sigma_xi
             A.run_regularly("spont = sigma_xi * randn()", when="start")
@@ -297,7 +304,9 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
 
     # ---- synapses -----------------------------------------------------------
     c._index = {}
-    order = iter(range(1, 10_000))
+    # negative orders: the whole sweep of summed variables runs before the groups' own
+    # state updaters (order 0), which in the dynamic mode integrate the rates from them
+    order = iter(range(-10_000, 0))
     sweep = []  # (synapses, summed variable) in the order they must be updated
 
     def make_synapses(pop, source, target, summed, change=None, params=None):

@@ -1,0 +1,73 @@
+"""Training curves: test accuracy and forward-feedback angle per preset (PNG)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+__all__ = ["plot_training"]
+
+_LINESTYLES = ["-", "--", ":", "-."]
+
+
+def _series(rows, preset, key):
+    pts = [(float(r["epoch"]), float(r[key])) for r in rows if r["preset"] == preset and r.get(key) not in (None, "")]
+    return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def plot_training(rows, out):
+    """Write ``accuracy.png`` and ``alignment.png`` into ``out`` from metric rows.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Rows of ``metrics.csv`` (values may be strings, as read back by csv).
+    out : path
+        Folder to write into.
+
+    Returns
+    -------
+    list of Path
+        The files written.
+    """
+    out = Path(out)
+    presets = list(dict.fromkeys(r["preset"] for r in rows))
+    colors = {p: f"C{k}" for k, p in enumerate(presets)}
+    paths = []
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for p in presets:
+        ax.plot(*_series(rows, p, "test_acc"), color=colors[p], marker="o", ms=3, label=p)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.set_title("Learning: test accuracy over training")
+    fig.tight_layout()
+    paths.append(out / "accuracy.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+
+    angle_keys = sorted({k for r in rows for k in r if k.startswith("ff_angle_")})
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for p in presets:
+        for k, key in enumerate(angle_keys):
+            layer = key.split("_")[-1]
+            ax.plot(*_series(rows, p, key), color=colors[p], ls=_LINESTYLES[k % 4],
+                    label=f"{p}, W{layer}" if len(angle_keys) > 1 else p)
+    ax.axhline(90, color="grey", lw=0.8)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("angle between W^T and V B U (degrees)")
+    ax.set_ylim(0, 100)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    ax.set_title("Self-assembly: forward-feedback alignment")
+    fig.tight_layout()
+    paths.append(out / "alignment.png")
+    fig.savefig(paths[-1], dpi=120)
+    plt.close(fig)
+    return paths

@@ -1,0 +1,264 @@
+"""Experiment configuration: defaults, validation, TOML in and out.
+
+A configuration file has these sections (every key optional)::
+
+    [circuit]       sizes, activation, output
+    [data]          dataset, mnist_dir, test_fraction, max_train
+    [training]      presets, epochs, seed, records_per_epoch
+    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, cross
+    [time]          mode, dt_ms, tau_r_ms, T_present_ms
+    [simulator]     target, cache_dir
+    [connectivity.W] kind, scale, p     (likewise .B, .U, .V)
+
+``selfassembly run`` writes the fully resolved configuration as
+``config.toml`` next to its results, so a run can be repeated exactly with
+``selfassembly run --config results/.../config.toml``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import tomli_w
+
+from .circuits.connectivity import Connectivity, check_sizes
+from .circuits.modes import MODE_NAMES, make_mode
+from .circuits.network import TARGETS
+from .circuits.reference import ACTIVATIONS, OUTPUTS
+from .datasets import DATASET_NAMES
+from .plasticity.presets import PRESET_NAMES, make_preset
+from .plasticity.rules import CROSS_KINDS, check_number
+
+__all__ = ["ExperimentConfig", "ConfigError", "load_config", "quick_config", "DEFAULT_PRESETS"]
+
+DEFAULT_PRESETS = ["four_synapse", "kolen_pollack", "feedback_alignment", "backprop"]
+
+
+class ConfigError(ValueError):
+    """A configuration value or file is invalid."""
+
+
+def _default_connectivity():
+    return {k: {"kind": "gaussian", "scale": 1.0, "p": 1.0} for k in "WBUV"}
+
+
+@dataclass
+class ExperimentConfig:
+    """Everything that defines a run of ``selfassembly run``.
+
+    The defaults are the self-assembly experiment on the bundled 8x8 digits:
+    64-128-128-10, tanh hidden units, softmax output, 10 epochs of
+    single-sample presentations, eta = 0.01, lambda = 0.05.
+    """
+
+    # [circuit]
+    sizes: list = field(default_factory=lambda: [64, 128, 128, 10])
+    activation: str = "tanh"
+    output: str = "softmax"
+    # [data]
+    dataset: str = "digits"
+    mnist_dir: str = ""
+    test_fraction: float = 0.2
+    max_train: int = 0
+    # [training]
+    presets: list = field(default_factory=lambda: list(DEFAULT_PRESETS))
+    epochs: int = 10
+    seed: int = 0
+    records_per_epoch: int = 2
+    # [plasticity]
+    eta: float = 0.01
+    lam: float = 0.05
+    eta_c: float = 0.002
+    lam_c: float = 1.0
+    sigma_xi: float = 1.0
+    cross: str = ""
+    # [time]
+    mode: str = "sample"
+    dt_ms: float = 0.0
+    tau_r_ms: float = 1.0
+    T_present_ms: float = 20.0
+    # [simulator]
+    target: str = "numpy"
+    cache_dir: str = ""
+    # [connectivity.X]
+    connectivity: dict = field(default_factory=_default_connectivity)
+
+    SECTIONS = {
+        "circuit": ("sizes", "activation", "output"),
+        "data": ("dataset", "mnist_dir", "test_fraction", "max_train"),
+        "training": ("presets", "epochs", "seed", "records_per_epoch"),
+        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "cross"),
+        "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms"),
+        "simulator": ("target", "cache_dir"),
+    }
+
+    def __post_init__(self):
+        self.validate()
+
+    # ---- validation -----------------------------------------------------------
+    def validate(self):
+        """Check every field; raise :class:`ConfigError` naming the field and the fix."""
+        try:
+            self.sizes = check_sizes(self.sizes)
+        except ValueError as exc:
+            raise ConfigError(f"circuit.sizes: {exc}") from None
+        _choice("circuit.activation", self.activation, ACTIVATIONS)
+        _choice("circuit.output", self.output, OUTPUTS)
+        _choice("data.dataset", self.dataset, DATASET_NAMES)
+        _choice("time.mode", self.mode, MODE_NAMES)
+        _choice("simulator.target", self.target, TARGETS)
+        if self.cross:
+            _choice("plasticity.cross", self.cross, CROSS_KINDS)
+        if isinstance(self.presets, str):
+            self.presets = [p.strip() for p in self.presets.split(",") if p.strip()]
+        if not self.presets:
+            raise ConfigError("training.presets is empty; name at least one of: " + ", ".join(PRESET_NAMES))
+        for p in self.presets:
+            _choice("training.presets", p, PRESET_NAMES)
+        if len(set(self.presets)) != len(self.presets):
+            raise ConfigError(f"training.presets lists a preset twice: {self.presets}")
+        for name in ("epochs", "records_per_epoch"):
+            setattr(self, name, _integer(f"training.{name}", getattr(self, name), minimum=1))
+        self.seed = _integer("training.seed", self.seed, minimum=0)
+        self.max_train = _integer("data.max_train", self.max_train, minimum=0)
+        try:
+            self.test_fraction = check_number("data.test_fraction", self.test_fraction, positive=True)
+            if self.test_fraction >= 1:
+                raise ValueError(f"data.test_fraction must be below 1, got {self.test_fraction}")
+            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi"):
+                setattr(self, name, check_number(f"plasticity.{name}", getattr(self, name), nonnegative=True))
+            for name in ("dt_ms", "tau_r_ms", "T_present_ms"):
+                setattr(self, name, check_number(f"time.{name}", getattr(self, name), nonnegative=True))
+            self.time_mode()
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        self.connectivity = _check_connectivity(self.connectivity)
+        self.mnist_dir, self.cache_dir = str(self.mnist_dir), str(self.cache_dir)
+        if self.dataset == "mnist" and not self.mnist_dir:
+            raise ConfigError("data.dataset is 'mnist' but data.mnist_dir is empty; give the folder of the four IDX files (--mnist DIR)")
+        return self
+
+    # ---- resolved objects -----------------------------------------------------
+    def time_mode(self):
+        """The :mod:`~selfassembly.circuits.modes` object of this configuration."""
+        if self.mode == "sample":
+            return make_mode("sample", dt_ms=self.dt_ms or 1.0)
+        return make_mode("dynamic", tau_r_ms=self.tau_r_ms, T_present_ms=self.T_present_ms, dt_ms=self.dt_ms or 0.1)
+
+    def rules(self, preset):
+        """The :class:`~selfassembly.plasticity.RuleSet` of one preset with this configuration's numbers."""
+        return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, cross=self.cross or None)
+
+    def connectivity_objects(self):
+        return {k: Connectivity(**v) for k, v in self.connectivity.items()}
+
+    # ---- TOML -----------------------------------------------------------------
+    def to_dict(self):
+        out = {sec: {k: getattr(self, k) for k in keys} for sec, keys in self.SECTIONS.items()}
+        out["connectivity"] = {k: dict(v) for k, v in self.connectivity.items()}
+        return out
+
+    def to_toml(self):
+        return tomli_w.dumps(self.to_dict())
+
+    @classmethod
+    def from_dict(cls, data, source="configuration", base=None):
+        """Build from a nested dict (as read from TOML) on top of ``base`` (default: the defaults)."""
+        values = dataclasses.asdict(base) if base is not None else {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a table of sections")
+        for section, table in data.items():
+            if section == "connectivity":
+                values["connectivity"] = _merge_connectivity(values.get("connectivity"), table, source)
+                continue
+            if section not in cls.SECTIONS:
+                raise ConfigError(f"{source}: unknown section [{section}]; valid sections: "
+                                  + ", ".join(list(cls.SECTIONS) + ["connectivity"]))
+            if not isinstance(table, dict):
+                raise ConfigError(f"{source}: [{section}] must be a table of key = value lines")
+            for key, value in table.items():
+                if key not in cls.SECTIONS[section]:
+                    raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys in [{section}]: "
+                                      + ", ".join(cls.SECTIONS[section]))
+                values[key] = value
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+
+    def replace(self, **changes):
+        """A copy with some fields changed (validated)."""
+        return dataclasses.replace(self, **changes)
+
+
+def _choice(name, value, valid):
+    if value not in valid:
+        raise ConfigError(f"{name}: unknown value {value!r}; valid values: {', '.join(valid)}")
+
+
+def _integer(name, value, minimum):
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    if value < minimum:
+        raise ConfigError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_connectivity(conn):
+    if not isinstance(conn, dict):
+        raise ConfigError("connectivity must be a table with sections W, B, U, V")
+    out = _default_connectivity()
+    for pop, spec in conn.items():
+        if pop not in out:
+            raise ConfigError(f"unknown population [connectivity.{pop}]; valid: W, B, U, V")
+        if not isinstance(spec, dict):
+            raise ConfigError(f"[connectivity.{pop}] must be a table with kind, scale, p")
+        unknown = set(spec) - {"kind", "scale", "p"}
+        if unknown:
+            raise ConfigError(f"unknown key(s) {sorted(unknown)} in [connectivity.{pop}]; valid keys: kind, scale, p")
+        merged = {**out[pop], **spec}
+        try:
+            c = Connectivity(**merged)
+        except ValueError as exc:
+            raise ConfigError(f"connectivity.{pop}: {exc}") from None
+        if c.kind == "identity" and pop in "WB":
+            raise ConfigError(f"connectivity.{pop}: identity connectivity is only for the square populations U and V")
+        out[pop] = {"kind": c.kind, "scale": c.scale, "p": c.p}
+    return out
+
+
+def _merge_connectivity(current, table, source):
+    if not isinstance(table, dict):
+        raise ConfigError(f"{source}: [connectivity] must hold tables [connectivity.W] etc.")
+    merged = {k: dict(v) for k, v in (current or _default_connectivity()).items()}
+    for pop, spec in table.items():
+        if not isinstance(spec, dict):
+            raise ConfigError(f"{source}: [connectivity.{pop}] must be a table with kind, scale, p")
+        merged.setdefault(pop, {}).update(spec)
+    return merged
+
+
+def load_config(path, base=None):
+    """Read a TOML configuration file on top of ``base`` (default: the defaults).
+
+    Raises
+    ------
+    ConfigError
+        If the file is missing, is not valid TOML, or holds an unknown or
+        invalid value; the message names the field and the fix.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"configuration file {path} does not exist")
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    return ExperimentConfig.from_dict(data, source=str(path), base=base)
+
+
+def quick_config():
+    """A tiny version of the default experiment (seconds), for tests and a first look."""
+    return ExperimentConfig(sizes=[64, 24, 24, 10], epochs=1, max_train=240, records_per_epoch=2)

@@ -1,0 +1,205 @@
+"""The Brian2 circuit against the numpy reference of MODEL.md's equations."""
+import numpy as np
+import pytest
+
+from selfassembly.circuits import Connectivity, Dynamic, Stimulus, build_circuit, initial_weights
+from selfassembly.circuits import reference as ref
+from selfassembly.plasticity import PRESET_NAMES, make_preset
+
+from conftest import small_circuit, small_problem
+
+SIGNALS = {"h": "h", "r": "r", "e": "err", "m": "m", "p": "p", "d": "q"}
+
+
+def _check_sweep(circuit, weights, stim, f, output):
+    state = circuit.state()
+    k = stim.order[circuit.steps_done - 1]
+    expected = ref.sweep(weights, stim.X[k], stim.Y[k], f, output)
+    compared = 0
+    for sym, var in SIGNALS.items():
+        for l in range(1, circuit.L + 1):
+            want = expected[sym][l]
+            if want is None:
+                continue
+            np.testing.assert_allclose(state[f"{var}{l}"], want, rtol=1e-12, atol=1e-12, err_msg=f"{sym}_{l}")
+            compared += 1
+    return compared
+
+
+@pytest.mark.parametrize("f,output", [("tanh", "softmax"), ("relu", "linear"), ("tanh", "linear")])
+@pytest.mark.parametrize("sizes", [[5, 4, 3], [6, 5, 4, 3, 2]])
+def test_sweep_matches_numpy(rng, seed, sizes, f, output):
+    """h, r, e, m, p, d of every layer equal MODEL.md computed in numpy (one presentation)."""
+    rules, w, m = small_circuit("four_synapse", sizes, seed)
+    stim = small_problem(rng, sizes)
+    c = build_circuit(sizes, rules, w, m, stim, f=f, output=output)
+    c.run(1)
+    n = _check_sweep(c, w, stim, f, output)
+    L = len(sizes) - 1
+    assert n == 4 * L + 2 * (L - 1)  # h, r, e, d per layer; m, p below the top
+
+
+def test_sweep_matches_numpy_sparse(rng, seed):
+    sizes = [7, 6, 5, 4]
+    sparse = {k: Connectivity("gaussian", p=0.5) for k in "WBUV"}
+    rules, w, m = small_circuit("four_synapse_fixed_cross", sizes, seed, sparse)
+    assert not all(mask.all() for mask in m.values())
+    stim = small_problem(rng, sizes)
+    c = build_circuit(sizes, rules, w, m, stim)
+    c.run(1)
+    _check_sweep(c, w, stim, "tanh", "softmax")
+
+
+@pytest.mark.parametrize("preset", PRESET_NAMES)
+def test_plasticity_steps_match_numpy(rng, seed, preset):
+    """Three presentations of every preset give the reference weights, population by population."""
+    sizes = [6, 5, 4, 3]
+    rules, w, masks = small_circuit(preset, sizes, seed, eta=0.05, eta_c=0.05)
+    stim = small_problem(rng, sizes, n_steps=3)
+    c = build_circuit(sizes, rules, w, masks, stim)
+    expected = dict(w)
+    for k in stim.order:
+        c.run(1)
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes) - 1)} if rules.cross.needs_noise else None
+        sig = ref.sweep(expected, stim.X[k], stim.Y[k])
+        expected = ref.plasticity_step(expected, sig, rules, xi)
+    got = c.weights()
+    changed = 0
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-10, atol=1e-12, err_msg=name)
+        changed += not np.array_equal(expected[name], w[name])
+    # W always learns; the preset decides what else does
+    assert changed >= len(sizes) - 1
+
+
+def test_tied_feedback_stays_tied(rng, seed):
+    """backprop keeps B = W^T and sign_symmetry B = sign(W^T) at every step."""
+    sizes = [6, 5, 4, 3]
+    for preset, fn in (("backprop", lambda x: x), ("sign_symmetry", np.sign)):
+        rules, w, m = small_circuit(preset, sizes, seed, eta=0.1)
+        c = build_circuit(sizes, rules, w, m, small_problem(rng, sizes, n_steps=20))
+        c.run(20)
+        got = c.weights()
+        for l in (2, 3):
+            assert not np.allclose(got[f"W{l}"], w[f"W{l}"])
+            np.testing.assert_allclose(got[f"B{l}"], fn(got[f"W{l}"].T), rtol=1e-12, atol=1e-14)
+
+
+def test_kolen_pollack_difference_decays(rng, seed):
+    """With U = V = I the mirrored rule makes |W - B^T| shrink by exactly (1 - eta*lam) per step."""
+    sizes = [6, 5, 4, 3]
+    eta, lam = 0.1, 0.2
+    rules, w, m = small_circuit("kolen_pollack", sizes, seed, eta=eta, lam=lam)
+    c = build_circuit(sizes, rules, w, m, small_problem(rng, sizes, n_steps=10))
+    norms = []
+    for _ in range(10):
+        c.run(1)
+        got = c.weights()
+        norms.append(np.linalg.norm(got["W3"] - got["B3"].T))
+    ratios = np.array(norms[1:]) / np.array(norms[:-1])
+    np.testing.assert_allclose(ratios, 1 - eta * lam, rtol=1e-9)
+
+
+def test_backprop_update_is_true_gradient(rng, seed):
+    """The backprop preset's dW equals -eta * dLoss/dW, the loss gradient by finite differences."""
+    sizes = [5, 4, 3, 2]
+    eta = 1e-3
+    rules, w, m = small_circuit("backprop", sizes, seed, eta=eta, lam=0.0)
+    stim = small_problem(rng, sizes, n_steps=1)
+    c = build_circuit(sizes, rules, w, m, stim)
+    c.run(1)
+    dW = {k: (c.weights()[k] - w[k]) / -eta for k in ("W1", "W2", "W3")}
+    x, y = stim.X[stim.order[0]], stim.Y[stim.order[0]]
+
+    def loss(weights):
+        return ref.loss(ref.forward(weights, x)[1][-1], y)
+
+    eps = 1e-6
+    for name, grad in dW.items():
+        fd = np.zeros_like(grad)
+        for idx in np.ndindex(grad.shape):
+            plus, minus = dict(w), dict(w)
+            plus[name] = w[name].copy()
+            minus[name] = w[name].copy()
+            plus[name][idx] += eps
+            minus[name][idx] -= eps
+            fd[idx] = (loss(plus) - loss(minus)) / (2 * eps)
+        np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8, err_msg=name)
+
+
+def test_dynamic_mode_approaches_sample_clocked(rng, seed):
+    """tau_r << T_present << tau_w: the dynamic mode's weights approach the sample-clocked ones."""
+    sizes = [5, 4, 3, 2]
+    rules, w, m = small_circuit("kolen_pollack", sizes, seed, eta=0.02)
+    stim = small_problem(rng, sizes, n_steps=3)
+    sample = build_circuit(sizes, rules, w, m, stim, name="sample")
+    sample.run(3)
+    errors = []
+    for T in (10.0, 40.0):
+        mode = Dynamic(tau_r_ms=0.5, T_present_ms=T, dt_ms=0.05)
+        dyn = build_circuit(sizes, rules, w, m, stim, mode=mode, name=f"dyn{int(T)}")
+        dyn.run(3)
+        got, want = dyn.weights(), sample.weights()
+        change = np.linalg.norm(np.concatenate([(want[k] - w[k]).ravel() for k in want]))
+        err = np.linalg.norm(np.concatenate([(got[k] - want[k]).ravel() for k in want]))
+        errors.append(err / change)
+    # the transient share of a presentation scales like tau_r / T_present
+    assert errors[1] < 0.1
+    assert errors[1] < errors[0] / 2
+
+
+@pytest.mark.slow
+def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
+    """numpy and cpp_standalone give the same weights after a short run."""
+    import brian2 as b2
+
+    from selfassembly.circuits import configure_target
+
+    sizes = [6, 5, 4, 3]
+    rules, w, m = small_circuit("kolen_pollack", sizes, seed, eta=0.05)
+    stim = small_problem(rng, sizes, n_steps=30)
+    c = build_circuit(sizes, rules, w, m, stim, record_every=10)
+    c.run(30)
+    want = c.weights()
+    configure_target("cpp_standalone", standalone_dir=str(tmp_path / "sa"))
+    try:
+        c2 = build_circuit(sizes, rules, w, m, stim, record_every=10)
+        c2.network.run(30 * c2.mode.T_present, namespace={})
+        b2.device.build(directory=str(tmp_path / "sa"), run=True)
+        got = c2.weights()
+        steps, rec = c2.recorded_weights()
+    finally:
+        configure_target("numpy")
+    assert list(steps) == [0, 10, 20]
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+# ---- bad input ---------------------------------------------------------------
+
+def test_unknown_names_list_valid_ones():
+    with pytest.raises(ValueError, match="valid names: backprop, feedback_alignment"):
+        make_preset("backprob")
+    with pytest.raises(ValueError, match=r"valid names: \['relu', 'tanh'\]"):
+        ref.activation("sigmoid")
+
+
+def test_bad_sizes_and_shapes(rng, seed):
+    rules = make_preset("kolen_pollack")
+    with pytest.raises(ValueError, match="positive"):
+        initial_weights([5, 0, 3], rules)
+    with pytest.raises(ValueError, match="at least one more layer"):
+        initial_weights([5], rules)
+    sizes = [5, 4, 3]
+    w, m = initial_weights(sizes, rules, seed=seed)
+    stim = small_problem(rng, [6, 4, 3])
+    with pytest.raises(ValueError, match=r"n_0 = 5; make sizes\[0\] = 6"):
+        build_circuit(sizes, rules, w, m, stim)
+    with pytest.raises(ValueError, match="must match row for row"):
+        Stimulus(np.zeros((3, 5)), np.zeros((4, 3)), np.array([0]))
+    with pytest.raises(ValueError, match="outside"):
+        Stimulus(np.zeros((3, 5)), np.zeros((3, 3)), np.array([3]))
+    with pytest.raises(ValueError, match="finite"):
+        Stimulus(np.full((3, 5), np.nan), np.zeros((3, 3)), np.array([0]))
+    with pytest.raises(ValueError, match="probability"):
+        Connectivity("gaussian", p=1.5)
