@@ -28,7 +28,7 @@ from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES
-from .plasticity.presets import PRESET_NAMES, make_preset
+from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import CROSS_KINDS, check_number
 
 __all__ = ["ExperimentConfig", "ConfigError", "load_config", "quick_config", "DEFAULT_PRESETS"]
@@ -50,7 +50,8 @@ class ExperimentConfig:
 
     The defaults are the self-assembly experiment on the bundled 8x8 digits:
     64-128-128-10, tanh hidden units, softmax output, 10 epochs of
-    single-sample presentations, eta = 0.01, lambda = 0.05.
+    single-sample presentations, eta = lambda = 0.02 (see
+    :data:`~selfassembly.plasticity.presets.DEFAULT_PARAMS`).
     """
 
     # [circuit]
@@ -68,11 +69,11 @@ class ExperimentConfig:
     seed: int = 0
     records_per_epoch: int = 2
     # [plasticity]
-    eta: float = 0.01
-    lam: float = 0.05
-    eta_c: float = 0.002
-    lam_c: float = 1.0
-    sigma_xi: float = 1.0
+    eta: float = DEFAULT_PARAMS["eta"]
+    lam: float = DEFAULT_PARAMS["lam"]
+    eta_c: float = DEFAULT_PARAMS["eta_c"]
+    lam_c: float = DEFAULT_PARAMS["lam_c"]
+    sigma_xi: float = DEFAULT_PARAMS["sigma_xi"]
     cross: str = ""
     # [time]
     mode: str = "sample"

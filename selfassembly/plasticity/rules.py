@@ -16,7 +16,7 @@ Variable names in the expressions are those of the Brian2 groups:
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,8 +47,8 @@ class ForwardRule:
     The modifying signal e_l arrives at the apical dendrite of A_l through V_l.
     """
 
-    eta: float = 0.01
-    lam: float = 0.05
+    eta: float
+    lam: float
 
     def __post_init__(self):
         object.__setattr__(self, "eta", check_number("eta", self.eta, nonnegative=True))
@@ -84,9 +84,9 @@ class FeedbackRule:
         U and V are the identity, which the builder checks.
     """
 
-    kind: str = "plastic"
-    eta: float = 0.01
-    lam: float = 0.05
+    kind: str
+    eta: float
+    lam: float
 
     def __post_init__(self):
         if self.kind not in FEEDBACK_KINDS:
@@ -140,10 +140,10 @@ class CrossStreamRule:
                   \\Delta V_l = \\eta_c (r_l d_l^T - \\lambda_c V_l)
     """
 
-    kind: str = "fixed"
-    eta_c: float = 0.002
-    lam_c: float = 1.0
-    sigma_xi: float = 1.0
+    kind: str
+    eta_c: float
+    lam_c: float
+    sigma_xi: float
 
     def __post_init__(self):
         if self.kind not in CROSS_KINDS:

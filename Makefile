@@ -1,0 +1,26 @@
+# Set-up and the two main jobs. `make run` and `make test` create the virtual
+# environment and install the package with its pinned dependencies on first use.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+ARGS ?=
+
+.PHONY: run test test-slow bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e ".[test]"
+	touch $@
+
+run: $(VENV)/.installed          ## the self-assembly experiment on its defaults (ARGS="--quick" etc.)
+	$(VENV)/bin/selfassembly run $(ARGS)
+
+test: $(VENV)/.installed         ## the test suite (slow tests excluded)
+	$(PY) -m pytest -q
+
+test-slow: $(VENV)/.installed    ## only the slow tests (full learning runs, cpp_standalone builds)
+	$(PY) -m pytest -q -m slow
+
+clean:
+	rm -rf $(VENV) build *.egg-info
