@@ -240,3 +240,13 @@ def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0
     assert result.failed == 0
+
+
+def test_rewire_lookup_strategies_agree(monkeypatch):
+    # small populations use dense look-up arrays, huge ones sorted keys: same swaps, same result
+    m = sp.random(60, 45, density=0.2, random_state=3, format="csr")
+    fast = rewire(m, np.random.default_rng(4))
+    monkeypatch.setattr(motifs, "_BITMAP_LIMIT", 0)
+    slow = rewire(m, np.random.default_rng(4))
+    assert (fast != slow).nnz == 0
+    assert (fast != 0).multiply(m != 0).nnz < 0.5 * m.nnz

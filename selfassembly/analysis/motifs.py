@@ -406,25 +406,56 @@ def rewire(matrix, rng, n_rounds=10):
     cols = m.col.astype(np.int64)
     E = rows.size
     half = E // 2
+    size = n_post * n_pre
+    bitmap = size <= _BITMAP_LIMIT
+    if bitmap:  # O(1) look-ups in dense scratch arrays
+        occupied = np.zeros(size, dtype=bool)
+        occupied[rows * n_pre + cols] = True
+        owner = np.empty(size, dtype=np.int64)
     for _ in range(int(n_rounds) if E >= 2 else 0):
-        keys = np.sort(rows * n_pre + cols)
         perm = rng.permutation(E)
         a, b = perm[:half], perm[half : 2 * half]
         # proposals: (row a, col b) and (row b, col a)
         new = np.concatenate([rows[a] * n_pre + cols[b], rows[b] * n_pre + cols[a]])
-        exists = _in_sorted(new, keys)
+        exists = occupied[new] if bitmap else _in_sorted(new, np.sort(rows * n_pre + cols))
         ok = (rows[a] != rows[b]) & (cols[a] != cols[b]) & ~exists[:half] & ~exists[half:]
         # refuse both proposals that would create the same new synapse
-        pair = np.concatenate([np.arange(half)] * 2)[np.concatenate([ok, ok])]
-        cand = new[np.concatenate([ok, ok])]
-        order = np.argsort(cand, kind="stable")
-        dup = np.flatnonzero(cand[order][1:] == cand[order][:-1])
-        ok[pair[order[dup]]] = False
-        ok[pair[order[dup + 1]]] = False
+        both = np.concatenate([ok, ok])
+        pair = np.concatenate([np.arange(half)] * 2)[both]
+        cand = new[both]
+        ok[pair[_duplicated(cand, owner if bitmap else None)]] = False
         sa, sb = a[ok], b[ok]
+        if bitmap:
+            occupied[rows[sa] * n_pre + cols[sa]] = False
+            occupied[rows[sb] * n_pre + cols[sb]] = False
         cols[sa], cols[sb] = cols[sb], cols[sa]
+        if bitmap:
+            occupied[rows[sa] * n_pre + cols[sa]] = True
+            occupied[rows[sb] * n_pre + cols[sb]] = True
     data = rng.permutation(m.data)
     return sp.csr_matrix((data, (rows, cols)), shape=m.shape)
+
+
+#: populations with at most this many possible synapses are rewired with dense look-up arrays
+_BITMAP_LIMIT = 2**24
+
+
+def _duplicated(keys, owner=None):
+    """Boolean mask of the entries of ``keys`` whose value occurs more than once."""
+    if keys.size == 0:
+        return np.zeros(0, dtype=bool)
+    if owner is not None:
+        idx = np.arange(keys.size)
+        owner[keys] = idx  # one entry per value wins the write
+        lost = owner[keys] != idx
+        owner[keys[lost]] = -1  # mark values written more than once
+        return owner[keys] == -1
+    order = np.argsort(keys, kind="stable")
+    same = keys[order][1:] == keys[order][:-1]
+    dup = np.zeros(keys.size, dtype=bool)
+    dup[order[1:][same]] = True
+    dup[order[:-1][same]] = True
+    return dup
 
 
 def _in_sorted(values, sorted_keys):
