@@ -164,6 +164,11 @@ def test_snapshots_of_mismatched_shapes(tmp_path):
     (root / "config.toml").write_text(config_text(SIZES, ["four_synapse"]))
     with pytest.raises(SnapshotError, match=r"layer sizes \[64, 12, 10\] but .*config.toml says \[64, 20, 16, 10\]"):
         inspect_results(root, **FAST)
+    # presets of one folder with different circuits (no config.toml to compare with)
+    root = make_results(tmp_path / "c", presets={"four_synapse": random_snapshots([64, 12, 10]),
+                                                 "backprop": assembling_snapshots()}, config=False)
+    with pytest.raises(SnapshotError, match="have different layer sizes"):
+        inspect_results(root, **FAST)
     # a population of the wrong shape inside the file
     snaps = random_snapshots()
     arrays = {"sizes": np.array(SIZES), "steps": snaps.steps, **snaps.weights}
@@ -182,3 +187,31 @@ def test_without_config_and_one_layer_circuit(tmp_path):
     assert any("no config.toml" in x for x in lines)
     assert any(x.startswith("backprop: NOT APPLICABLE") for x in lines)
     assert (root / "inspect" / "backprop" / "circuit.png").is_file()
+
+
+def test_verdict_edge_values():
+    from selfassembly.analysis.inspect import assembly_verdict
+
+    row = {"step": 5, "ff_angle_2": 10.0, "cross_angle_1": 5.0}
+    assert assembly_verdict(row, {"layers": {2: {"weighted_z": float("inf"), "ratio": 2.0, "z": 4.0}}})["assembled"]
+    v = assembly_verdict(row, {"layers": {2: {"weighted_z": float("nan"), "ratio": 2.0, "z": 4.0}}})
+    assert v["assembled"] is False and "weighted motif z of layers 1-2" in v["failed"][0]
+    v = assembly_verdict(dict(row, ff_angle_2=float("nan")), {"layers": {2: {"weighted_z": 9.0, "ratio": 2.0, "z": 4.0}}})
+    assert v["assembled"] is False and "forward-feedback angle of layer 2" in v["failed"][0]
+    v = assembly_verdict(row, {"layers": {2: {"weighted_z": 9.0, "ratio": 2.0, "z": 4.0}}}, max_angle=8.0)
+    assert v["failed"] == ["forward-feedback angle of layer 2 is 10.0 deg (>= 8)"]
+
+
+def test_diverged_snapshots_are_left_out_with_a_note(tmp_path):
+    snaps = random_snapshots()
+    snaps.weights["W2"][2, 0, 0] = np.nan
+    root = make_results(tmp_path / "run", presets={"four_synapse": snaps})
+    lines = []
+    verdicts = inspect_results(root, plots=False, echo=lines.append, **FAST)
+    assert verdicts["four_synapse"]["step"] == 50
+    assert any("steps [100] hold non-finite weights" in x for x in lines)
+    for k in range(3):
+        snaps.weights["W2"][k, 0, 0] = np.inf
+    save_snapshots(root / "snapshots" / "four_synapse.npz", snaps)
+    with pytest.raises(SnapshotError, match="every snapshot holds non-finite weights"):
+        inspect_results(root, **FAST)

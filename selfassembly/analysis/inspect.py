@@ -41,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..io import SnapshotError, load_snapshots, write_csv, write_json
+from ..io import Snapshots, SnapshotError, load_snapshots, write_csv, write_json
 from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
 
@@ -162,8 +162,9 @@ def assembly_verdict(align_row, motif_row, max_angle=60.0, min_z=3.0):
                if not (_finite(a) and a < max_angle)]
     failed += [f"cross-stream angle of layer {l} is {a:.1f} deg (>= {max_angle:g})" for l, a in cross.items()
                if not (_finite(a) and a < max_angle)]
+    # z = +inf (a null without spread, observed above it) passes; NaN never does
     failed += [f"weighted motif z of layers {l - 1}-{l} is {z:.2f} (<= {min_z:g})" for l, z in out["weighted_z"].items()
-               if not (_finite(z) and z > min_z)]
+               if not (isinstance(z, (int, float)) and not math.isnan(z) and z > min_z)]
     out["assembled"] = not failed
     out["failed"] = failed
     return out
@@ -301,12 +302,27 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
         snaps = load_snapshots(path)
         if len(snaps.steps) == 0:
             raise SnapshotError(f"{path} holds no snapshot (steps is empty); the run recorded nothing for {preset}")
+        finite = np.array([all(np.isfinite(w[k]).all() for w in snaps.weights.values()) for k in range(len(snaps.steps))])
+        if not finite.all():
+            if not finite.any():
+                raise SnapshotError(f"{path}: every snapshot holds non-finite weights (the run diverged); "
+                                    "leave this preset out with --presets")
+            echo(f"note: {preset}: snapshots at steps {snaps.steps[~finite].tolist()} hold non-finite weights "
+                 "(the run diverged) and are left out")
+            snaps = Snapshots(snaps.sizes, snaps.steps[finite], {k: v[finite] for k, v in snaps.weights.items()},
+                              snaps.masks)
         if config is not None and config["sizes"] is not None and list(snaps.sizes) != list(config["sizes"]):
             raise SnapshotError(
                 f"{path} has layer sizes {list(snaps.sizes)} but {results_dir / 'config.toml'} says {list(config['sizes'])}; "
                 "the snapshots do not belong to this run (rerun it, or remove the stale file)"
             )
         loaded[preset] = snaps
+    all_sizes = {preset: list(snaps.sizes) for preset, snaps in loaded.items()}
+    if len({tuple(v) for v in all_sizes.values()}) > 1:
+        raise SnapshotError(
+            f"the snapshot files in {results_dir / 'snapshots'} have different layer sizes {all_sizes}; "
+            "one run's presets share one circuit: remove the stale files or inspect them with --presets"
+        )
     sizes = next(iter(loaded.values())).sizes
     X, Y = _held_out(config, list(sizes), n_samples, echo)
     f = config["activation"] if config else "tanh"
