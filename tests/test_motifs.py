@@ -250,3 +250,20 @@ def test_rewire_lookup_strategies_agree(monkeypatch):
     slow = rewire(m, np.random.default_rng(4))
     assert (fast != slow).nnz == 0
     assert (fast != 0).multiply(m != 0).nnz < 0.5 * m.nnz
+
+
+@pytest.mark.slow
+def test_census_of_a_million_synapses_takes_seconds():
+    import time
+
+    rng = np.random.default_rng(0)
+    n, p = 2000, 1 / 16
+    w = {name: np.where(rng.random((n, n)) < p, rng.normal(size=(n, n)), 0.0) for name in ("W2", "U2", "B2", "V1")}
+    assert sum(np.count_nonzero(m) for m in w.values()) > 990_000
+    t = time.perf_counter()
+    c = motif_census(w, threshold=0.0)[2]
+    elapsed = time.perf_counter() - t
+    W, U, B, V = ((w[k] != 0).astype(float) for k in ("W2", "U2", "B2", "V1"))
+    assert c["count"] == int(round(np.sum((V @ B) * (U @ W).T)))
+    assert c["weighted"] == pytest.approx(np.sum((w["V1"] @ w["B2"]) * (w["U2"] @ w["W2"]).T), rel=1e-9)
+    assert elapsed < 30
