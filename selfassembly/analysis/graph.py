@@ -21,7 +21,7 @@ import networkx as nx
 import numpy as np
 
 from ..io import atomic_write_text, population_names
-from .motifs import strong_mask
+from .threshold import strong_synapses
 
 __all__ = [
     "node_id",
@@ -88,7 +88,7 @@ def circuit_graph(weights, threshold=None, density=None, masks=None):
         Weights of one snapshot in MODEL.md orientation (rows postsynaptic).
     threshold, density : float, optional
         Keep only strong synapses (see
-        :func:`~selfassembly.analysis.motifs.strong_mask`; density is
+        :func:`~selfassembly.analysis.threshold.strong_synapses`; density is
         applied per population). Neither: every existing synapse.
     masks : dict of str -> ndarray of bool, optional
         Existing synapses; without a mask, nonzero weights are synapses.
@@ -129,7 +129,7 @@ def circuit_graph(weights, threshold=None, density=None, masks=None):
         if threshold is None and density is None:
             keep = (w != 0) if mask is None else np.asarray(mask, bool)
         else:
-            keep = strong_mask(w, threshold=threshold, density=density, mask=mask)
+            keep = strong_synapses(w, threshold=threshold, density=density, mask=mask)
         post, pre = np.nonzero(keep)
         G.add_edges_from(
             (node_id(s_pre, l_pre, i), node_id(s_post, l_post, j), {"population": name[0], "name": name, "weight": float(w[j, i])})

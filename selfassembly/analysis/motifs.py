@@ -53,7 +53,6 @@ from .threshold import strong_synapses
 
 __all__ = [
     "loop_names",
-    "strong_mask",
     "strong_matrices",
     "loop_count",
     "loops_per_w_synapse",
@@ -140,7 +139,7 @@ def strong_matrices(weights, threshold=None, density=None, masks=None, names=Non
     out = {}
     for name in names if names is not None else list(weights):
         w = np.asarray(weights[name], dtype=float)
-        keep = strong_mask(w, threshold=threshold, density=density, mask=masks.get(name))
+        keep = strong_synapses(w, threshold=threshold, density=density, mask=masks.get(name))
         if not keep.any():
             mask = masks.get(name)
             mags = np.abs(w[np.asarray(mask, bool)]) if mask is not None else np.abs(w)
@@ -149,36 +148,11 @@ def strong_matrices(weights, threshold=None, density=None, masks=None, names=Non
             fix = (
                 f"use a threshold below {largest:.4g} (its largest |weight|), or give a density"
                 if threshold is not None
-                else f"use a density of at least {1 / max(mags.size, 1):.3g} (one synapse of {mags.size})"
+                else "every synapse of it weighs 0"
             )
             raise ValueError(f"{how} leaves no strong synapse in population {name}; {fix}")
         out[name] = sp.csr_matrix(np.where(keep, w, 0.0))
     return out
-
-
-def strong_mask(w, threshold=None, density=None, mask=None):
-    """:func:`~selfassembly.analysis.threshold.strong_synapses`, keeping ties at a density cutoff.
-
-    ``strong_synapses`` keeps ``|w| > cutoff``; when many synapses share the
-    cutoff weight (an identity U or V: every diagonal synapse weighs 1) that
-    drops all of them. Here, if a density asks for k synapses and fewer are
-    kept, every nonzero synapse at least as strong as the k-th strongest is
-    kept instead.
-
-    >>> int(strong_mask(np.eye(3), density=0.2, mask=np.eye(3, dtype=bool)).sum())
-    3
-    """
-    keep = strong_synapses(w, threshold=threshold, density=density, mask=mask)
-    if density is None:
-        return keep
-    w = np.asarray(w, dtype=float)
-    mags = np.abs(w) if mask is None else np.where(np.asarray(mask, bool), np.abs(w), 0.0)
-    possible = mags.size if mask is None else int(np.count_nonzero(mask))
-    k = int(round(float(density) * possible))
-    if k == 0 or np.count_nonzero(keep) >= k:
-        return keep
-    cutoff = np.partition(mags.ravel(), mags.size - k)[mags.size - k]
-    return (mags >= cutoff) & (mags > 0)
 
 
 def _as_csr(m, weighted):

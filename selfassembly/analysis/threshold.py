@@ -12,7 +12,10 @@ __all__ = ["strong_synapses", "density_threshold"]
 
 
 def density_threshold(weights, density, mask=None):
-    """The |weight| above which a fraction ``density`` of the possible synapses lie.
+    """The |weight| above which (about) a fraction ``density`` of the possible synapses lie.
+
+    Synapses tied with the weakest one kept are all kept, so the density kept can
+    exceed ``density`` when weights repeat; zero weights are never kept.
 
     Parameters
     ----------
@@ -25,8 +28,12 @@ def density_threshold(weights, density, mask=None):
 
     Examples
     --------
-    >>> density_threshold(np.array([[0.1, -0.5], [0.3, 0.0]]), 0.5)
-    0.1
+    >>> w = np.array([[0.1, -0.5], [0.3, 0.0]])
+    >>> strong_synapses(w, threshold=density_threshold(w, 0.5))
+    array([[False,  True],
+           [ True, False]])
+    >>> int(strong_synapses(np.eye(4), density=0.1).sum())  # ties kept
+    4
     """
     density = float(density)
     if not 0 < density <= 1:
@@ -37,12 +44,10 @@ def density_threshold(weights, density, mask=None):
     mags = np.sort(mags.ravel())[::-1]
     if mags.size == 0:
         raise ValueError("no synapses to threshold")
-    k = int(round(density * mags.size))
-    if k == 0:
-        return float(mags[0])
-    if k >= mags.size:
-        return 0.0
-    return float(mags[k])
+    k = max(1, int(round(density * mags.size)))
+    # just below the k-th largest |weight|: synapses tied with it are all kept (an identity
+    # matrix at any density keeps its whole diagonal); zero weights never count
+    return max(float(np.nextafter(mags[k - 1], -np.inf)), 0.0)
 
 
 def strong_synapses(weights, threshold=None, density=None, mask=None):
