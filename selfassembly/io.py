@@ -48,6 +48,10 @@ __all__ = [
 ]
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 class SnapshotError(ValueError):
     """A snapshot file is missing, malformed or inconsistent."""
 
@@ -61,6 +65,7 @@ def _atomic(path, write, mode):
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
