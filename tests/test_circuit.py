@@ -130,7 +130,8 @@ def test_backprop_update_is_true_gradient(rng, seed):
 def test_dynamic_mode_approaches_sample_clocked(rng, seed):
     """tau_r << T_present << tau_w: the dynamic mode's weights approach the sample-clocked ones."""
     sizes = [5, 4, 3, 2]
-    rules, w, m = small_circuit("kolen_pollack", sizes, seed, eta=0.02)
+    # tau_w = T_present / eta = 500 T_present: weights barely move within one presentation
+    rules, w, m = small_circuit("kolen_pollack", sizes, seed, eta=0.002)
     stim = small_problem(rng, sizes, n_steps=3)
     sample = build_circuit(sizes, rules, w, m, stim, name="sample")
     sample.run(3)
@@ -144,8 +145,8 @@ def test_dynamic_mode_approaches_sample_clocked(rng, seed):
         err = np.linalg.norm(np.concatenate([(got[k] - want[k]).ravel() for k in want]))
         errors.append(err / change)
     # the transient share of a presentation scales like tau_r / T_present
-    assert errors[1] < 0.1
-    assert errors[1] < errors[0] / 2
+    assert errors[1] < 0.05
+    assert errors[1] < errors[0] / 2.5
 
 
 @pytest.mark.slow

@@ -293,7 +293,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append("m : 1")
             if noise:
                 eqs += ["spont : 1", "sigma_xi : 1 (shared, constant)"]
-        A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}")
+        A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}", method="exact")
         if top:
             A.run_regularly("y = y_data(sample_at(t) * ms, i)", when="start")
         if noise and not top:
@@ -308,7 +308,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
                 eqs.append("q_r : 1")
             if noise:
                 eqs.append("q_spont : 1")
-        c.D.append(b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_D{l}"))
+        c.D.append(b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_D{l}", method="exact"))
 
     # ---- synapses -----------------------------------------------------------
     c._index = {}
@@ -321,7 +321,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append(_shared_params(params))
             if dynamic:
                 eqs[0] = f"d{var}/dt = ({change}) / T_present : 1 (clock-driven)"
-        S = b2.Synapses(source, target, "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_{pop}")
+        S = b2.Synapses(source, target, "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_{pop}", method="exact")
         rows, cols = np.nonzero(masks[pop])
         S.connect(i=cols, j=rows)
         if pop[0] == "B" and rules.feedback.tied:
