@@ -33,6 +33,7 @@ Non-finite numbers are written to JSON as ``null`` (NaN) or the strings
 """
 from __future__ import annotations
 
+import json
 import math
 import tomllib
 from pathlib import Path
@@ -141,8 +142,6 @@ def _statuses(results_dir):
     path = results_dir / "summary.json"
     if not path.is_file():
         return {}
-    import json
-
     try:
         presets = json.loads(path.read_text()).get("presets", {})
     except (json.JSONDecodeError, AttributeError):
@@ -198,7 +197,7 @@ def _undefined_reason(record):
     if stat == "heterosynaptic_conservation" and details.get("n_changed", 1) == 0:
         return "the population did not change between the first and last snapshot (fixed, or a single snapshot)"
     if stat.startswith("lognormal_") and details.get("constant"):
-        return "all positive weights are equal (U = V = I by construction): no distribution to fit"
+        return "all positive weights are equal (U = V = I, or B = sign(W^T), by construction): no distribution to fit"
     if stat.startswith("lognormal_"):
         return f"fewer than 3 positive weights ({details.get('n', 0)})"
     return "undefined (a group to average over is empty, or no connection survived the threshold)"
@@ -443,6 +442,18 @@ def _triad_lines(result):
     return lines
 
 
+def _structural_text(result):
+    parts = []
+    for name in STRUCTURAL:
+        block = result["statistics"].get(name)
+        for c in (block or {}).get("comparisons", []):
+            point = {"value": c["data_value"], "ci_low": c["data_interval"][0], "ci_high": c["data_interval"][1],
+                     "one_sided": c["data_one_sided"]}
+            parts.append(f"{block['title']}: model {_fmt(c['model_value'])}, data {_data_text(point)} "
+                         f"({_MARK[c['verdict']]})")
+    return ("Against the data: " + "; ".join(parts) + ".") if parts else ""
+
+
 def _detail_table(block):
     lines = ["| preset | population | model (last) [95%] | model (first; -: an interval statistic) | data | verdict |",
              "|---|---|---|---|---|---|"]
@@ -505,7 +516,7 @@ def report_markdown(result):
     out += ["", "Triad classes (Song et al. 2005, Fig. 4; model: the cross-stream graph of each layer):", ""]
     out += _triad_lines(result)
     out += ["", "## What has no model counterpart", "",
-            f"- **SLN (Markov et al. 2014)**: {STRUCTURAL_NOTE}",
+            f"- **SLN (Markov et al. 2014)**: {STRUCTURAL_NOTE} {_structural_text(result)}",
             f"- **Triads with three connected pairs** (030T, 030C, 120D, 120U, 120C, 210, 300): {BIPARTITE_NOTE}; "
             "Song et al.'s strongest over-representations (300, 120D, 030T) therefore cannot be reproduced by any "
             "preset.",
