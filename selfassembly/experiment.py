@@ -100,11 +100,12 @@ def _all_finite(weights):
 
 
 def _progress(msg, stream):
+    """Print a progress line to ``stream``: True means the current sys.stdout, None silences."""
     if stream is not None:
-        print(msg, file=stream, flush=True)
+        print(msg, file=sys.stdout if stream is True else stream, flush=True)
 
 
-def run_preset(config, preset, data, progress=sys.stdout, standalone_dir=None):
+def run_preset(config, preset, data, progress=True, standalone_dir=None):
     """Train one preset and return a :class:`PresetResult`.
 
     The run stops at the first recording step whose weights are not finite;
@@ -138,7 +139,7 @@ def run_preset(config, preset, data, progress=sys.stdout, standalone_dir=None):
                 circuit.run(chunk)
                 done += chunk
                 current = circuit.weights()
-                if not _all_finite(current):
+                if circuit.first_bad_presentation() or not _all_finite(current):
                     diverged_at = done
                     break
                 elapsed = time.perf_counter() - t0
@@ -150,19 +151,20 @@ def run_preset(config, preset, data, progress=sys.stdout, standalone_dir=None):
         final = circuit.weights()
     steps = np.append(steps, diverged_at or n_total)
     recorded = {k: np.concatenate([v, final[k][None]]) for k, v in recorded.items()}
+    bad_rates = circuit.first_bad_presentation()
     finite = np.array([_all_finite({k: v[i] for k, v in recorded.items()}) for i in range(len(steps))])
+    if bad_rates is not None:
+        finite &= steps < bad_rates
     status, message = "done", ""
     if not finite.all():
-        bad = int(np.argmin(finite))
-        diverged_at = int(steps[bad])
-        last_good = int(steps[bad - 1]) if bad > 0 else 0
-        keep = slice(0, max(bad, 1))
-        steps = steps[keep]
-        recorded = {k: v[keep] for k, v in recorded.items()}
+        bad = int(np.argmin(finite))  # >= 1: the initial weights are finite
+        steps = steps[:bad]
+        recorded = {k: v[:bad] for k, v in recorded.items()}
         status = "diverged"
-        message = (f"preset {preset!r} diverged: weights or rates became NaN/Inf between presentation {last_good} and "
-                   f"{diverged_at}; outputs up to presentation {last_good} are kept. Lower eta (now {config.eta}) "
-                   f"or lam, or check the data scale.")
+        where = (f"the output rates became NaN/Inf at presentation {bad_rates}" if bad_rates is not None
+                 else "the weights became NaN/Inf")
+        message = (f"preset {preset!r} diverged: {where}; snapshots up to presentation {int(steps[-1])} are kept. "
+                   f"Lower eta (now {config.eta}), or check the data scale.")
     wall = time.perf_counter() - t0
     snapshots = Snapshots(sizes=config.sizes, steps=steps, weights=recorded, masks=masks)
     rows = metrics_rows(preset, snapshots, data, config, n_train)
@@ -184,7 +186,7 @@ def _default_out():
     return out
 
 
-def run_experiment(config, out=None, progress=sys.stdout):
+def run_experiment(config, out=None, progress=True):
     """Run every preset of ``config`` and write the output folder.
 
     Parameters
@@ -194,8 +196,8 @@ def run_experiment(config, out=None, progress=sys.stdout):
         Output folder (default: a new folder under ``./results``). If it
         already holds results of the same configuration, finished presets are
         skipped; if it holds a different configuration, a ConfigError says so.
-    progress : file or None
-        Where progress lines go (``None``: silent).
+    progress : True, file or None
+        Where progress lines go (True: standard output; None: silent).
 
     Returns
     -------

@@ -185,6 +185,12 @@ class Circuit:
             steps = np.round(np.asarray(mon.t / self.mode.T_present)).astype(np.int64)
         return steps, out
 
+    def first_bad_presentation(self):
+        """The presentation (counted from 1) at which output rates first became NaN/Inf, or None."""
+        bad = np.asarray(self.A[-1].bad_at[:])
+        bad = bad[bad > 0]
+        return int(round(bad.min())) if bad.size else None
+
     def state(self):
         """Current signals (h, r, e, m per A_l and p, q, d per D_l), for tests."""
         out = {}
@@ -260,8 +266,9 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         "sample_at": b2.TimedArray(stimulus.order.astype(float), dt=mode.T_present),
         "ms": b2.ms,
     }
+    ns.update(T_present=mode.T_present)
     if dynamic:
-        ns.update(tau_r=mode.tau_r, T_present=mode.T_present)
+        ns.update(tau_r=mode.tau_r)
     cross = rules.cross
     noise = cross.needs_noise
     b_plastic = rules.feedback.plastic
@@ -286,7 +293,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append("r : 1")
             rate_code[l] = f"r = {target}"
         if top:
-            eqs.append("y : 1")
+            eqs += ["y : 1", "bad_at : 1"]
             if output == "softmax":
                 eqs.append("zsum : 1")
         else:
@@ -296,6 +303,9 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}", method="exact")
         if top:
             A.run_regularly("y = y_data(sample_at(t) * ms, i)", when="start")
+            # divergence watch: the presentation (counted from 1) at which each output rate
+            # first became NaN or infinite (NaN fails every comparison); 0 while finite
+            A.run_regularly("bad_at += int(bad_at == 0 and not (abs(r) < 1e300)) * (t / T_present + 1)", when="end")
         if noise and not top:
             A.sigma_xi = cross.sigma_xi
             A.run_regularly("spont = sigma_xi * randn()", when="start")
