@@ -1,4 +1,4 @@
-"""Command-line entry point: ``selfassembly run | presets``.
+"""Command-line entry point: ``selfassembly run | inspect | compare | presets``.
 
 ``selfassembly run`` runs the self-assembly experiment (defaults: four_synapse,
 kolen_pollack, feedback_alignment and backprop on the bundled 8x8 digits).
@@ -104,6 +104,11 @@ def build_parser():
     _add_run(sub)
     p = sub.add_parser("presets", help="list the plasticity presets")
     p.set_defaults(func=_presets)
+    from .analysis.compare import register as register_compare
+    from .analysis.inspect import register as register_inspect
+
+    register_inspect(sub)
+    register_compare(sub)
     return parser
 
 
