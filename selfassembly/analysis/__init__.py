@@ -1,18 +1,13 @@
-"""Analysis of a circuit's connectivity: alignment, motifs, graphs, physiology comparison, plots."""
+"""Analysis of a circuit's connectivity: alignment, motifs, graphs, physiology comparison, plots.
+
+The commands live in :mod:`~selfassembly.analysis.inspect` (``selfassembly inspect``) and
+:mod:`~selfassembly.analysis.compare` (``selfassembly compare``); they are not imported here so
+that importing the package does not select a matplotlib backend.
+"""
 from .alignment import angle, cross_stream_angles, effective_feedback, forward_feedback_angles, gradient_alignment
-
-__all__ = ["angle", "cross_stream_angles", "effective_feedback", "forward_feedback_angles", "gradient_alignment"]
-
-# four-synapse motif census, circuit graph and time courses (selfassembly inspect)
-from .graph import circuit_graph, reciprocity, triad_census, write_graphml  # noqa: E402
-from .motifs import brute_force_census, loop_count, motif_census, motif_statistics, null_census, rewire  # noqa: E402
-from .timecourse import alignment_timecourse, motif_timecourse  # noqa: E402
-
-__all__ += ["circuit_graph", "reciprocity", "triad_census", "write_graphml", "brute_force_census", "loop_count",
-            "motif_census", "motif_statistics", "null_census", "rewire", "alignment_timecourse", "motif_timecourse"]
-
-# physiology statistics and data (the `compare` command itself: selfassembly.analysis.compare)
-from .physiology import (  # noqa: E402
+from .graph import circuit_graph, reciprocity, triad_census, write_graphml
+from .motifs import brute_force_census, loop_count, motif_census, motif_statistics, null_census, rewire
+from .physiology import (
     SONG_DENSITY,
     heterosynaptic_conservation,
     lognormal_fit,
@@ -21,8 +16,19 @@ from .physiology import (  # noqa: E402
     reciprocity_ratio,
     triad_census_ratios,
 )
-from .physiology_data import STATISTICS, PhysiologyDataError, load_user_data, shipped_data  # noqa: E402
+from .physiology_data import STATISTICS, PhysiologyDataError, load_user_data, shipped_data
+from .threshold import density_threshold, strong_synapses
+from .timecourse import alignment_timecourse, motif_timecourse
 
-__all__ += ["SONG_DENSITY", "heterosynaptic_conservation", "lognormal_fit", "loop_index",
-            "model_statistics", "reciprocity_ratio", "triad_census_ratios", "STATISTICS", "PhysiologyDataError",
-            "load_user_data", "shipped_data"]
+__all__ = [
+    # alignment (MODEL.md "what self-assembled means")
+    "angle", "cross_stream_angles", "effective_feedback", "forward_feedback_angles", "gradient_alignment",
+    # connections, motifs, graph
+    "density_threshold", "strong_synapses", "circuit_graph", "reciprocity", "triad_census", "write_graphml",
+    "brute_force_census", "loop_count", "motif_census", "motif_statistics", "null_census", "rewire",
+    "alignment_timecourse", "motif_timecourse",
+    # physiology
+    "SONG_DENSITY", "heterosynaptic_conservation", "lognormal_fit", "loop_index", "model_statistics",
+    "reciprocity_ratio", "triad_census_ratios", "STATISTICS", "PhysiologyDataError", "load_user_data",
+    "shipped_data",
+]
