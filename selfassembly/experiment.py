@@ -129,9 +129,8 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None):
     diverged_at = None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if circuit.is_standalone:
-            circuit.network.run(n_total * mode.T_present, namespace={})
             _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone)", progress)
-            b2.device.build(directory=standalone_dir, run=True, compile=True)
+            circuit.run(n_total)
         else:
             done = 0
             while done < n_total:

@@ -152,8 +152,6 @@ def test_dynamic_mode_approaches_sample_clocked(rng, seed):
 @pytest.mark.slow
 def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
     """numpy and cpp_standalone give the same weights after a short run."""
-    import brian2 as b2
-
     from selfassembly.circuits import configure_target
 
     sizes = [6, 5, 4, 3]
@@ -165,8 +163,9 @@ def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
     configure_target("cpp_standalone", standalone_dir=str(tmp_path / "sa"))
     try:
         c2 = build_circuit(sizes, rules, w, m, stim, record_every=10)
-        c2.network.run(30 * c2.mode.T_present, namespace={})
-        b2.device.build(directory=str(tmp_path / "sa"), run=True)
+        c2.run(30)
+        with pytest.raises(RuntimeError, match="runs once"):
+            c2.run(1)
         got = c2.weights()
         steps, rec = c2.recorded_weights()
     finally:

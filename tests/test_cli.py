@@ -101,3 +101,15 @@ def test_run_experiment_api(tmp_path):
     summary = run_experiment(quick_config().replace(presets=["backprop"], max_train=40, sizes=[64, 8, 10]),
                              tmp_path / "api", progress=None)
     assert summary["presets"]["backprop"]["steps"] == 40
+
+
+@pytest.mark.slow
+def test_cpp_standalone_run_matches_numpy(quick_run, tmp_path):
+    """The whole experiment path on cpp_standalone gives numpy's weights (a preset without Brian2 randomness)."""
+    out = tmp_path / "sa"
+    assert main(["run", "--quick", "--target", "cpp_standalone", "--presets", "kolen_pollack", "--out", str(out)]) == 0
+    got = load_snapshots(out / "snapshots" / "kolen_pollack.npz")
+    want = load_snapshots(quick_run / "snapshots" / "kolen_pollack.npz")
+    assert list(got.steps) == list(want.steps)
+    for k in want.weights:
+        np.testing.assert_allclose(got.weights[k], want.weights[k], rtol=1e-9, atol=1e-12, err_msg=k)
