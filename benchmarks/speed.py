@@ -1,0 +1,662 @@
+"""Speed benchmark: the Brian2 circuit against hand-written numpy loops of the same equations.
+
+Everything is measured in one run, each implementation in its own worker
+process (so that each has its own peak memory), one after the other, and
+reported side by side as ratios to the numpy loop:
+
+sample-clocked training (MODEL.md "Signals" and "Plasticity", one presentation per step)
+    presentations per second of the four_synapse circuit at 784-256-256-10:
+    the numpy loop (:class:`numpy_loop.SampleLoop`), Brian2 cython and Brian2
+    cpp_standalone. Targets: cpp_standalone at least 1.5 times the numpy loop.
+dynamic mode (rates relax with tau_r, weights integrate continuously)
+    synapse updates per second (synapses x time steps / run time; every step
+    each synapse transmits and, if plastic, integrates its weight) against
+    :class:`numpy_loop.DynamicLoop`. Target: at least 2 times.
+hardware limit
+    this machine's measured read and read-modify-write bandwidth (numpy, on
+    arrays the size of the circuit's weights) and dgemm FLOP/s, against the
+    arithmetic and the bytes a presentation needs at the least (each weight
+    read once for transmission, each plastic weight read and written once for
+    its update); the fraction of that limit each implementation reaches, and
+    the bytes Brian2's own data layout moves (index arrays included).
+build and rebuild
+    cpp_standalone: code generation and compilation timed apart from the run;
+    then the same binary rerun with new eta and lam through ``run_args`` (no
+    compilation). cython: first build (compilation, or the cache), then a
+    second worker with new parameters whose build loads every module from the
+    cache (the count of newly compiled modules is reported).
+peak memory
+    peak resident set size of each worker process, of the cpp_standalone
+    binary, and of the compilers.
+
+Run::
+
+    .venv/bin/python benchmarks/speed.py            # about 10 minutes on 2 cores, most of it compiling
+    .venv/bin/python benchmarks/speed.py --quick    # seconds: small circuit, numpy targets only
+
+Writes ``speed.json`` (every measurement), ``speed.csv`` and ``speed.md`` to
+``--out`` (default ``benchmarks/results/speed``); build folders and caches go to
+``--work`` (default ``benchmarks/results/speed/work``, not committed).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_OUT = HERE / "results" / "speed"
+SAMPLE_TARGETS = ("numpy_loop", "numpy", "cython", "cpp_standalone")
+#: dynamic mode time constants (ms): tau_r << T_present, dt well below tau_r
+DYN = {"tau_r_ms": 1.0, "T_present_ms": 10.0, "dt_ms": 0.1}
+
+
+def _status_mib(field, pid="self"):
+    """A memory field of /proc/PID/status in MiB (VmRSS: now, VmHWM: peak of this program image).
+
+    ru_maxrss is not used for peaks: Linux carries it over from the parent at fork and exec,
+    so a worker started by a big parent would report the parent's size.
+    """
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _rss_now_mib():
+    return _status_mib("VmRSS")
+
+
+def _peak_mib():
+    return _status_mib("VmHWM")
+
+
+# ---------------------------------------------------------------------------
+# the problem: data, order, initial weights (written once, read by every worker)
+# ---------------------------------------------------------------------------
+
+def stimuli(n_in, n_out, n_samples=1000, seed=0):
+    """Inputs and one-hot teachers: scikit-learn's digits (upsampled to 28x28 for 784 inputs), else random."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    if n_in in (64, 784) and n_out == 10:
+        from sklearn.datasets import load_digits
+
+        d = load_digits()
+        X = d.data / 16.0
+        if n_in == 784:
+            from scipy.ndimage import zoom
+
+            X = np.clip(np.stack([zoom(img.reshape(8, 8), 3.5, order=1).ravel() for img in X]), 0, 1)
+        labels = d.target
+        keep = rng.permutation(len(X))[:n_samples]
+        return X[keep], np.eye(10)[labels[keep]]
+    return rng.random((n_samples, n_in)), np.eye(n_out)[rng.integers(0, n_out, n_samples)]
+
+
+def write_problem(path, sizes, preset, n_presentations, seed=0, params=None):
+    import numpy as np
+
+    from selfassembly.circuits.connectivity import initial_weights
+    from selfassembly.plasticity import make_preset
+
+    params = params or {}
+    rules = make_preset(preset, **params)
+    w, masks = initial_weights(sizes, rules, seed=seed)
+    X, Y = stimuli(sizes[0], sizes[-1], seed=seed)
+    order = np.random.default_rng([seed, 7]).integers(0, len(X), n_presentations)
+    arrays = {"sizes": np.asarray(sizes), "X": X, "Y": Y, "order": order}
+    arrays.update({f"w_{k}": v for k, v in w.items()})
+    arrays.update({f"m_{k}": v for k, v in masks.items()})
+    np.savez(path, **arrays)
+    meta = {"preset": preset, "params": params, "seed": seed}
+    Path(str(path) + ".json").write_text(json.dumps(meta))
+    return path
+
+
+def read_problem(path):
+    import numpy as np
+
+    with np.load(path) as z:
+        data = {k: z[k] for k in z.files}
+    meta = json.loads(Path(str(path) + ".json").read_text())
+    weights = {k[2:]: v for k, v in data.items() if k.startswith("w_")}
+    masks = {k[2:]: v for k, v in data.items() if k.startswith("m_")}
+    return [int(n) for n in data["sizes"]], data["X"], data["Y"], data["order"], weights, masks, meta
+
+
+# ---------------------------------------------------------------------------
+# workers (each runs in its own process)
+# ---------------------------------------------------------------------------
+
+def worker_numpy_loop(problem, mode, result):
+    import numpy as np
+
+    sys.path.insert(0, str(HERE))
+    from numpy_loop import DynamicLoop, SampleLoop
+
+    from selfassembly.plasticity import make_preset
+
+    rss0 = _rss_now_mib()
+    sizes, X, Y, order, w, masks, meta = read_problem(problem)
+    rules = make_preset(meta["preset"], **meta["params"])
+    t0 = time.perf_counter()
+    if mode == "sample":
+        loop = SampleLoop(sizes, rules, w)
+        steps = len(order)
+    else:
+        loop = DynamicLoop(sizes, rules, w, DYN["tau_r_ms"], DYN["T_present_ms"], DYN["dt_ms"])
+        steps = len(order) * loop.steps_per_presentation
+    t1 = time.perf_counter()
+    loop.train(X, Y, order, np.random.default_rng(meta["seed"]))
+    t2 = time.perf_counter()
+    np.savez(result + ".weights.npz", **loop.weights())
+    return {"setup_s": t1 - t0, "build_s": 0.0, "run_s": t2 - t1, "steps": steps,
+            "rss_after_imports_mib": rss0, "maxrss_mib": _peak_mib()}
+
+
+def _brian_circuit(problem, mode, params_override=None):
+    import brian2 as b2
+
+    from selfassembly.circuits import Dynamic, Stimulus, build_circuit
+    from selfassembly.plasticity import make_preset
+
+    sizes, X, Y, order, w, masks, meta = read_problem(problem)
+    params = dict(meta["params"], **(params_override or {}))
+    rules = make_preset(meta["preset"], **params)
+    m = Dynamic(**DYN) if mode == "dynamic" else None
+    b2.seed(meta["seed"])
+    c = build_circuit(sizes, rules, w, masks, Stimulus(X, Y, order), mode=m, name="bench")
+    return c, len(order)
+
+
+def worker_runtime(problem, mode, result, target, cache_dir=None, params_override=None):
+    """Brian2 numpy or cython: the first one-presentation run generates and compiles (or loads) the code."""
+    import numpy as np
+
+    from selfassembly.circuits import configure_target
+
+    rss0 = _rss_now_mib()
+    configure_target(target, cache_dir=cache_dir)
+    cache = Path(cache_dir) if cache_dir else None
+    before = set(cache.rglob("*.so")) if cache and cache.exists() else set()
+    t0 = time.perf_counter()
+    c, n = _brian_circuit(problem, mode, params_override)
+    t1 = time.perf_counter()
+    c.run(1)  # code generation + compilation or cache look-up, and one presentation
+    t2 = time.perf_counter()
+    c.run(n - 1)
+    t3 = time.perf_counter()
+    after = set(cache.rglob("*.so")) if cache and cache.exists() else set()
+    np.savez(result + ".weights.npz", **c.weights())
+    per_step = c.mode.steps_per_presentation
+    return {"setup_s": t1 - t0, "build_s": t2 - t1, "run_s": t3 - t2, "steps": (n - 1) * per_step,
+            "presentations_timed": n - 1, "modules_compiled": len(after - before),
+            "code_objects": len([o for o in c.network.sorted_objects]),
+            "rss_after_imports_mib": rss0, "maxrss_mib": _peak_mib()}
+
+
+def worker_cpp(problem, mode, result, build_dir, threads=1, rerun_params=None, keep_build=False):
+    """cpp_standalone: build (codegen + compile) timed apart from the binary's run; then a rerun with new parameters."""
+    import brian2 as b2
+    import numpy as np
+
+    from selfassembly.circuits import configure_target
+
+    rss0 = _rss_now_mib()
+    build_dir = str(Path(build_dir).resolve())
+    if not keep_build and Path(build_dir).exists():
+        shutil.rmtree(build_dir)
+    configure_target("cpp_standalone", standalone_dir=build_dir)
+    b2.prefs.devices.cpp_standalone.openmp_threads = threads if threads > 1 else 0
+    t0 = time.perf_counter()
+    c, n = _brian_circuit(problem, mode)
+    c.network.run(n * c.mode.T_present, namespace={})
+    t1 = time.perf_counter()
+    b2.device.build(directory=build_dir, compile=True, run=False, with_output=False)
+    t2 = time.perf_counter()
+    measure = result + ".binary.json"
+    b2.prefs.devices.cpp_standalone.run_cmd_unix = [sys.executable, str(Path(__file__).resolve()), "--measure", measure, "./main"]
+    b2.device.run(build_dir, with_output=False)
+    t3 = time.perf_counter()
+    binary = json.loads(Path(measure).read_text())
+    np.savez(result + ".weights.npz", **c.weights())
+    out = {"setup_s": t1 - t0, "build_s": t2 - t1, "binary_wall_s": t3 - t2, "binary_process_s": binary["wall_s"],
+           "run_s": float(b2.device._last_run_time), "steps": n * c.mode.steps_per_presentation,
+           "presentations_timed": n, "binary_maxrss_mib": binary["maxrss_mib"],
+           "rss_after_imports_mib": rss0, "maxrss_mib": _peak_mib(), "threads": threads}
+    if rerun_params:
+        # the same compiled binary with new parameters: run_args, no code generation, no compilation
+        mtime = (Path(build_dir) / "main").stat().st_mtime
+        first = c.weights()
+        args = {}
+        for name, syn in c.synapses.items():
+            for par, value in rerun_params.items():
+                if par in syn.variables:
+                    args[getattr(syn, par)] = value
+        t4 = time.perf_counter()
+        b2.device.run(build_dir, with_output=False, run_args=args)
+        t5 = time.perf_counter()
+        second = c.weights()
+        out.update({"rerun_wall_s": t5 - t4, "rerun_run_s": float(b2.device._last_run_time),
+                    "rerun_params": rerun_params, "rerun_recompiled": (Path(build_dir) / "main").stat().st_mtime != mtime,
+                    "rerun_weights_changed": bool(max(np.abs(second[k] - first[k]).max() for k in first) > 0)})
+    return out
+
+
+def worker_peak(result, working_set_bytes):
+    """This machine's single-process peaks, measured with numpy: bandwidth on a working set, and dgemm."""
+    import numpy as np
+
+    def best(fn, repeats):
+        times = []
+        for _ in range(repeats):
+            t = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t)
+        return min(times)
+
+    out = {}
+    for label, nbytes in (("ws", working_set_bytes), ("dram", 512 * 2**20)):
+        a = np.random.default_rng(0).random(max(1, int(nbytes) // 8))
+        reps = 30 if label == "ws" else 5
+        t_read = best(lambda: a.dot(a), reps)  # BLAS ddot: reads each element once
+        t_rmw = best(lambda: np.multiply(a, 1.0, out=a), reps)
+        out[f"{label}_bytes"] = a.nbytes
+        out[f"{label}_read_GBps"] = a.nbytes / t_read / 1e9
+        out[f"{label}_rmw_GBps"] = 2 * a.nbytes / t_rmw / 1e9  # read + write
+        del a
+    n = 1024
+    A, B = np.random.default_rng(1).random((2, n, n))
+    t = best(lambda: A @ B, 5)
+    out["dgemm_GFLOPs"] = 2 * n**3 / t / 1e9
+    return out
+
+
+def measure_command(out_json, cmd):
+    """Run ``cmd``, write its wall time and peak RSS to ``out_json``, return its exit code.
+
+    The peak is the program's VmHWM, read every 2 ms while it runs (VmHWM only grows).
+    """
+    t = time.perf_counter()
+    proc = subprocess.Popen(cmd)
+    peak = 0.0
+    while proc.poll() is None:
+        hwm = _status_mib("VmHWM", proc.pid)
+        if hwm == hwm:  # not NaN
+            peak = max(peak, hwm)
+        time.sleep(0.002)
+    Path(out_json).write_text(json.dumps({"wall_s": time.perf_counter() - t, "maxrss_mib": peak,
+                                          "returncode": proc.returncode}))
+    return proc.returncode
+
+
+def worker_main(args):
+    kind, mode = args.worker, args.mode
+    params = json.loads(args.params) if args.params else None
+    if kind == "numpy_loop":
+        res = worker_numpy_loop(args.problem, mode, args.result)
+    elif kind in ("numpy", "cython"):
+        res = worker_runtime(args.problem, mode, args.result, kind, args.cache_dir, params)
+    elif kind == "cpp_standalone":
+        res = worker_cpp(args.problem, mode, args.result, args.build_dir, args.threads, params, args.keep_build)
+    elif kind == "peak":
+        res = worker_peak(args.result, args.working_set)
+    else:
+        raise SystemExit(f"unknown worker {kind!r}")
+    res.update({"kind": kind, "mode": mode})
+    Path(args.result).write_text(json.dumps(res, indent=1))
+
+
+# ---------------------------------------------------------------------------
+# counting the work of one presentation
+# ---------------------------------------------------------------------------
+
+def work_per_step(sizes, preset):
+    """Synapses, arithmetic and bytes of one step (one presentation in the sample-clocked mode).
+
+    Returns a dict: ``synapses`` (all populations), ``plastic`` (synapses whose
+    weight changes), ``signals`` (synapse-signal products: U carries e, and r
+    and xi where the rules need them), ``flops`` (2 per product, 3 per plastic
+    update), ``bytes_min`` (8 per synapse read once, 16 per plastic synapse
+    read and written once; float64) and ``bytes_brian2`` (Brian2's layout: a
+    summed-variable pass reads w and two int32 indices, 16 bytes; an update
+    pass reads them and writes w, 24 bytes).
+    """
+    from selfassembly.plasticity import make_preset
+
+    rules = make_preset(preset)
+    L = len(sizes) - 1
+    n = sizes
+    pops = {}
+    for l in range(1, L + 1):
+        pops[f"W{l}"] = (n[l] * n[l - 1], 1, True)
+        u_signals = 1 + int(l < L and rules.feedback.plastic) + int(l < L and rules.cross.needs_noise)
+        pops[f"U{l}"] = (n[l] * n[l], u_signals, rules.cross.kind == "hebbian")
+    for l in range(1, L):
+        pops[f"B{l + 1}"] = (n[l] * n[l + 1], 1, rules.feedback.plastic)
+        pops[f"V{l}"] = (n[l] * n[l], 1, rules.cross.kind in ("mirror", "hebbian"))
+    syn = sum(s for s, _, _ in pops.values())
+    plastic = sum(s for s, _, p in pops.values() if p)
+    signals = sum(s * k for s, k, _ in pops.values())
+    return {"synapses": syn, "plastic": plastic, "signals": signals, "flops": 2 * signals + 3 * plastic,
+            "bytes_read_min": 8 * syn, "bytes_rmw_min": 16 * plastic,
+            "bytes_brian2": 16 * signals + 24 * plastic, "weight_bytes": 8 * syn}
+
+
+def hardware_bound_s(work, peak):
+    """Seconds per step at this machine's measured peaks (working-set bandwidth, dgemm FLOP/s)."""
+    t_mem = work["bytes_read_min"] / (peak["ws_read_GBps"] * 1e9) + work["bytes_rmw_min"] / (peak["ws_rmw_GBps"] * 1e9)
+    t_flop = work["flops"] / (peak["dgemm_GFLOPs"] * 1e9)
+    return max(t_mem, t_flop), t_mem, t_flop
+
+
+# ---------------------------------------------------------------------------
+# orchestration
+# ---------------------------------------------------------------------------
+
+def _spawn(kind, mode, problem, result, args, extra=()):
+    env = dict(os.environ)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[var] = str(args.threads)
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", kind, "--mode", mode, "--problem", str(problem),
+           "--result", str(result), "--threads", str(args.threads), *extra]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if proc.returncode:
+        sys.stderr.write(proc.stdout[-4000:] + proc.stderr[-4000:])
+        raise RuntimeError(f"worker {kind} ({mode}) failed with exit code {proc.returncode}; its output is above")
+    res = json.loads(Path(result).read_text())
+    res["worker_wall_s"] = time.perf_counter() - t
+    return res
+
+
+def _accuracy(weights_file, X, Y):
+    import numpy as np
+
+    from selfassembly.circuits.reference import evaluate
+
+    with np.load(weights_file) as z:
+        w = {k: z[k] for k in z.files}
+    return evaluate(w, X, Y)[1]
+
+
+def run(args):
+    import numpy as np
+
+    out, work = Path(args.out), Path(args.work)
+    out.mkdir(parents=True, exist_ok=True)
+    work.mkdir(parents=True, exist_ok=True)
+    report = {"machine": _machine(), "threads": args.threads, "preset": args.preset, "sample": {}, "dynamic": {},
+              "started": time.strftime("%Y-%m-%d %H:%M:%S")}
+    say = lambda msg: print(msg, flush=True)  # noqa: E731
+    params = {"eta": 0.02, "lam": 0.02}
+    rerun = {"eta": 0.01, "lam": 0.05}
+
+    # ---- sample-clocked ----------------------------------------------------------
+    sizes = args.sizes
+    problem = write_problem(work / "sample_problem.npz", sizes, args.preset, args.presentations, params=params)
+    _, X, Y, *_ = read_problem(problem)
+    say(f"sample-clocked, {args.preset} {'-'.join(map(str, sizes))}, {args.presentations} presentations, "
+        f"{args.threads} thread(s)")
+    for target in args.targets:
+        res_path = work / f"sample_{target}.json"
+        extra = []
+        if target == "cython":
+            extra = ["--cache-dir", str(work / "cython_cache")]
+            if args.fresh_cache and (work / "cython_cache").exists():
+                shutil.rmtree(work / "cython_cache")
+        if target == "cpp_standalone":
+            extra = ["--build-dir", str(work / "cpp_sample"), "--params", json.dumps(rerun)]
+        say(f"  {target}: running ...")
+        res = _spawn(target, "sample", problem, res_path, args, extra)
+        res["train_acc"] = _accuracy(str(res_path) + ".weights.npz", X, Y)
+        if target == "cython":
+            say(f"  cython: rebuilding with new parameters {rerun} in a new process ...")
+            res2 = _spawn("cython", "sample", problem, work / "sample_cython_rebuild.json", args,
+                          extra + ["--params", json.dumps(rerun)])
+            res["rebuild_build_s"] = res2["build_s"]
+            res["rebuild_modules_compiled"] = res2["modules_compiled"]
+            res["rebuild_params"] = rerun
+        report["sample"][target] = res
+        say("  " + _line(target, res, "presentations"))
+    report["sample"]["work"] = work_per_step(sizes, args.preset)
+    report["sample"]["sizes"] = sizes
+
+    # ---- dynamic -------------------------------------------------------------------
+    for dsizes in args.dyn_sizes:
+        key = "-".join(map(str, dsizes))
+        problem = write_problem(work / f"dyn_problem_{key}.npz", dsizes, args.preset, args.dyn_presentations, params=params)
+        steps = args.dyn_presentations * round(DYN["T_present_ms"] / DYN["dt_ms"])
+        say(f"dynamic mode, {args.preset} {key}, {args.dyn_presentations} presentations of "
+            f"{DYN['T_present_ms']} ms at dt = {DYN['dt_ms']} ms ({steps} steps)")
+        entry = {"sizes": dsizes, "work": work_per_step(dsizes, args.preset)}
+        for target in args.dyn_targets:
+            extra = []
+            if target == "cython":
+                extra = ["--cache-dir", str(work / "cython_cache")]
+            if target == "cpp_standalone":
+                extra = ["--build-dir", str(work / f"cpp_dyn_{key}")]
+            say(f"  {target}: running ...")
+            res = _spawn(target, "dynamic", problem, work / f"dyn_{key}_{target}.json", args, extra)
+            entry[target] = res
+            say("  " + _line(target, res, "steps", entry["work"]["synapses"]))
+        report["dynamic"][key] = entry
+
+    # ---- hardware limit --------------------------------------------------------------
+    ws = report["sample"]["work"]["weight_bytes"]
+    say(f"peak bandwidth and FLOP/s of this machine ({args.threads} thread(s)) ...")
+    report["peak"] = _spawn("peak", "sample", work / "sample_problem.npz", work / "peak.json", args,
+                            ["--working-set", str(ws)])
+    report["finished"] = time.strftime("%Y-%m-%d %H:%M:%S")
+    rows = summarize(report)
+    from selfassembly.io import write_csv, write_json, atomic_write_text
+
+    write_json(out / "speed.json", report)
+    write_csv(out / "speed.csv", rows)
+    md = markdown(report, rows)
+    atomic_write_text(out / "speed.md", md)
+    print()
+    print(md)
+    return report, rows
+
+
+def _line(target, res, unit, synapses=None):
+    n = res["steps"]
+    rate = n / res["run_s"]
+    extra = f", {rate * synapses / 1e6:.1f} M synapse updates/s" if synapses else ""
+    build = f"build {res['build_s']:.1f} s, " if res.get("build_s") else ""
+    return (f"{target}: {build}run {res['run_s']:.2f} s for {n} {unit}: {rate:,.0f} {unit}/s{extra}, "
+            f"peak RSS {res.get('binary_maxrss_mib', res['maxrss_mib']):.0f} MiB")
+
+
+def _machine():
+    info = {"cpus": os.cpu_count()}
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    try:
+        info["load_average_at_start"] = os.getloadavg()
+    except OSError:
+        pass
+    return info
+
+
+def summarize(report):
+    """One row per (mode, sizes, implementation): rates, ratios to the numpy loop, hardware fraction, memory."""
+    rows = []
+    peak = report["peak"]
+    sections = [("sample", "-".join(map(str, report["sample"]["sizes"])), report["sample"])]
+    sections += [("dynamic", k, v) for k, v in report["dynamic"].items()]
+    for mode, key, sec in sections:
+        work = sec["work"]
+        bound, _, _ = hardware_bound_s(work, peak)
+        base = sec.get("numpy_loop")
+        base_rate = base["steps"] / base["run_s"] if base else float("nan")
+        for impl in ("numpy_loop", "numpy", "cython", "cpp_standalone"):
+            res = sec.get(impl)
+            if not res:
+                continue
+            per_step = res["run_s"] / res["steps"]
+            rate = 1.0 / per_step
+            row = {"mode": mode, "sizes": key, "implementation": impl,
+                   "unit": "presentations/s" if mode == "sample" else "steps/s",
+                   "rate": rate, "synapse_updates_per_s": rate * work["synapses"],
+                   "ratio_to_numpy_loop": rate / base_rate, "ms_per_step": per_step * 1e3,
+                   "hardware_bound_ms": bound * 1e3, "fraction_of_hardware_limit": bound / per_step,
+                   "build_s": res.get("build_s", 0.0), "setup_s": res.get("setup_s", 0.0),
+                   "peak_rss_mib": res.get("binary_maxrss_mib", res["maxrss_mib"]),
+                   "train_acc": res.get("train_acc", float("nan"))}
+            if impl == "cpp_standalone":
+                row["end_to_end_rate"] = res["presentations_timed"] * (res["steps"] // res["presentations_timed"]) / res["binary_process_s"]
+                row["brian2_GBps"] = work["bytes_brian2"] / per_step / 1e9
+            rows.append(row)
+    return rows
+
+
+def _fmt(x, d=2):
+    return f"{x:,.{d}f}"
+
+
+def markdown(report, rows):
+    peak = report["peak"]
+    s = report["sample"]
+    m = report["machine"]
+    lines = ["# Speed benchmark", "",
+             f"Machine: {m.get('cpu', '?')}, {m.get('cpus')} cores (load average at start "
+             f"{', '.join(f'{x:.1f}' for x in m.get('load_average_at_start', []))}); {report['threads']} thread(s) "
+             f"per implementation (numpy's BLAS and Brian2's OpenMP alike). Started {report['started']}, finished "
+             f"{report['finished']}. Preset {report['preset']}. Each implementation ran in its own process, one after "
+             "the other, in this one run; rates exclude building and setting up (reported separately).", ""]
+    for mode, title, unit in (("sample", "Sample-clocked training", "presentations/s"), ("dynamic", "Dynamic mode", "steps/s")):
+        mrows = [r for r in rows if r["mode"] == mode]
+        if not mrows:
+            continue
+        lines += [f"## {title}", ""]
+        if mode == "sample":
+            lines.append(f"{s['numpy_loop']['steps'] if 'numpy_loop' in s else ''} presentations, no weight recording. "
+                         "Ratio: rate over the numpy loop's. Hardware limit: see below.")
+        else:
+            lines.append(f"tau_r = {DYN['tau_r_ms']} ms, T_present = {DYN['T_present_ms']} ms, dt = {DYN['dt_ms']} ms. "
+                         "Synapse updates: synapses x steps per second (every step each synapse transmits and, "
+                         "if plastic, integrates its weight).")
+        lines += ["", f"| circuit | implementation | {unit} | M synapse updates/s | ratio to numpy loop | ms per step | "
+                  "fraction of hardware limit | build (s) | peak RSS (MiB) |", "|---|---|---|---|---|---|---|---|---|"]
+        for r in mrows:
+            lines.append(f"| {r['sizes']} | {r['implementation']} | {_fmt(r['rate'], 0)} | {_fmt(r['synapse_updates_per_s'] / 1e6, 0)} | "
+                         f"**{r['ratio_to_numpy_loop']:.2f}** | {r['ms_per_step']:.3f} | {100 * r['fraction_of_hardware_limit']:.0f}% | "
+                         f"{r['build_s']:.1f} | {r['peak_rss_mib']:.0f} |")
+        lines.append("")
+    # targets
+    lines += ["## Targets", ""]
+    cpp = next((r for r in rows if r["mode"] == "sample" and r["implementation"] == "cpp_standalone"), None)
+    if cpp:
+        ok = "met" if cpp["ratio_to_numpy_loop"] >= 1.5 else "MISSED"
+        lines.append(f"- sample-clocked, cpp_standalone / numpy loop = **{cpp['ratio_to_numpy_loop']:.2f}** (target 1.5: {ok}); "
+                     f"end to end (binary process including loading arrays, creating synapses and writing results): "
+                     f"{cpp['end_to_end_rate']:,.0f} presentations/s, ratio "
+                     f"{cpp['end_to_end_rate'] / (cpp['rate'] / cpp['ratio_to_numpy_loop']):.2f}.")
+    for r in rows:
+        if r["mode"] == "dynamic" and r["implementation"] == "cpp_standalone":
+            ok = "met" if r["ratio_to_numpy_loop"] >= 2 else "MISSED"
+            lines.append(f"- dynamic {r['sizes']}, cpp_standalone / numpy loop = **{r['ratio_to_numpy_loop']:.2f}** (target 2: {ok}).")
+    lines.append("")
+    # build and rebuild
+    lines += ["## Build and rebuild", ""]
+    c = s.get("cpp_standalone")
+    if c:
+        lines.append(f"- cpp_standalone: code generation and setting up {c['setup_s']:.1f} s; compilation {c['build_s']:.1f} s "
+                     f"; the binary's process {c['binary_process_s']:.2f} s, "
+                     f"of which the simulation {c['run_s']:.2f} s.")
+        if "rerun_wall_s" in c:
+            lines.append(f"- cpp_standalone rerun with new parameters {c['rerun_params']} through `run_args`: "
+                         f"{c['rerun_wall_s']:.2f} s, binary recompiled: {'yes' if c['rerun_recompiled'] else 'no'}, "
+                         f"weights differ from the first run: {'yes' if c['rerun_weights_changed'] else 'no'}.")
+    cy = s.get("cython")
+    if cy:
+        lines.append(f"- cython: first build {cy['build_s']:.1f} s ({cy['modules_compiled']} modules compiled, "
+                     f"the rest from the cache); a new process with new parameters {cy.get('rebuild_params')}: build "
+                     f"{cy.get('rebuild_build_s', float('nan')):.1f} s, {cy.get('rebuild_modules_compiled', '?')} modules compiled.")
+    lines.append("")
+    # hardware
+    w = s["work"]
+    bound, t_mem, t_flop = hardware_bound_s(w, peak)
+    lines += ["## Hardware limit", "",
+              f"Measured on this machine with numpy, {report['threads']} thread(s): read bandwidth "
+              f"{peak['ws_read_GBps']:.1f} GB/s and read-modify-write {peak['ws_rmw_GBps']:.1f} GB/s on "
+              f"{peak['ws_bytes'] / 2**20:.1f} MiB (the size of the circuit's weights; "
+              f"{peak['dram_read_GBps']:.1f} and {peak['dram_rmw_GBps']:.1f} GB/s on {peak['dram_bytes'] / 2**20:.0f} MiB), "
+              f"dgemm {peak['dgemm_GFLOPs']:.1f} GFLOP/s.", "",
+              f"One presentation of {report['preset']} {'-'.join(map(str, s['sizes']))}: {w['synapses']:,} synapses "
+              f"({w['plastic']:,} plastic), {w['signals']:,} synapse-signal products, {w['flops'] / 1e6:.2f} MFLOP, "
+              f"at least {(w['bytes_read_min'] + w['bytes_rmw_min']) / 2**20:.1f} MiB moved (each weight read once, "
+              f"each plastic weight read and written once). Limit: {bound * 1e3:.3f} ms per presentation "
+              f"(memory {t_mem * 1e3:.3f} ms, arithmetic {t_flop * 1e3:.3f} ms): memory-bound.", ""]
+    if cpp:
+        lines.append(f"Brian2's layout moves more: every synapse-signal pass reads the weight and two int32 indices "
+                     f"(16 bytes), every update pass 24 bytes, and U_l is read once per signal it carries: "
+                     f"{w['bytes_brian2'] / 2**20:.1f} MiB per presentation, i.e. cpp_standalone streams "
+                     f"{cpp['brian2_GBps']:.1f} GB/s.")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def _sizes(text):
+    return [int(x) for x in text.replace(",", "-").split("-")]
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--measure"]:
+        raise SystemExit(measure_command(argv[1], argv[2:]))
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", type=_sizes, default=[784, 256, 256, 10])
+    ap.add_argument("--preset", default="four_synapse")
+    ap.add_argument("--presentations", type=int, default=2000, help="sample-clocked presentations per implementation")
+    ap.add_argument("--targets", nargs="+", default=["numpy_loop", "cython", "cpp_standalone"], choices=SAMPLE_TARGETS)
+    ap.add_argument("--dyn-sizes", nargs="*", type=_sizes, default=[[64, 128, 128, 10], [784, 256, 256, 10]])
+    ap.add_argument("--dyn-presentations", type=int, default=20, help="dynamic-mode presentations (100 steps each)")
+    ap.add_argument("--dyn-targets", nargs="+", default=["numpy_loop", "cpp_standalone"], choices=SAMPLE_TARGETS)
+    ap.add_argument("--threads", type=int, default=1, help="threads of numpy's BLAS and of cpp_standalone (OpenMP)")
+    ap.add_argument("--out", default=str(DEFAULT_OUT))
+    ap.add_argument("--work", default=None, help="build folders and caches (default: OUT/work)")
+    ap.add_argument("--fresh-cache", action="store_true", help="empty the Cython cache first (measures a full compilation)")
+    ap.add_argument("--quick", action="store_true", help="small circuit, numpy targets only (seconds)")
+    # worker mode (internal)
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--mode", default="sample", help=argparse.SUPPRESS)
+    ap.add_argument("--problem", help=argparse.SUPPRESS)
+    ap.add_argument("--result", help=argparse.SUPPRESS)
+    ap.add_argument("--cache-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--build-dir", help=argparse.SUPPRESS)
+    ap.add_argument("--params", help=argparse.SUPPRESS)
+    ap.add_argument("--keep-build", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--working-set", type=int, default=8 * 2**20, help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    if args.quick:
+        args.sizes, args.presentations = [64, 32, 32, 10], 200
+        args.targets, args.dyn_targets = ["numpy_loop", "numpy"], ["numpy_loop", "numpy"]
+        args.dyn_sizes, args.dyn_presentations = [[64, 32, 32, 10]], 2
+        if Path(args.out) == DEFAULT_OUT:
+            args.out = str(DEFAULT_OUT.parent / "speed_quick")
+    args.work = args.work or str(Path(args.out) / "work")
+    return run(args)
+
+
+if __name__ == "__main__":
+    main()
