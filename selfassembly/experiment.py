@@ -108,9 +108,10 @@ def _progress(msg, stream):
 def run_preset(config, preset, data, progress=True, standalone_dir=None):
     """Train one preset and return a :class:`PresetResult`.
 
-    The run stops at the first recording step whose weights are not finite;
-    the result then has status ``"diverged"`` and holds the snapshots up to
-    the last finite one.
+    Runtime targets stop at the first recording step after output rates or
+    weights became NaN/Inf (cpp_standalone runs to the end and is checked
+    after); the result then has status ``"diverged"`` and holds the snapshots
+    taken before the output rates first became non-finite.
     """
     rules = config.rules(preset)
     mode = config.time_mode()
