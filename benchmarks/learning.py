@@ -54,6 +54,8 @@ DEFAULT_ARCHS = {"digits": ["64-128-10", "64-128-128-10"], "mnist": ["784-256-10
 DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "learning"
 REFERENCE = "backprop"
 FOCUS = "four_synapse"
+#: snapshots averaged for the "late" accuracy (the last 5 epochs at one snapshot per epoch)
+LATE = 5
 
 
 def parse_arch(text):
@@ -153,6 +155,8 @@ def collect(out, dataset, archs, seeds, presets):
                     run_rows.append(row)
                 curves += run_rows
                 final = dict(run_rows[-1])
+                # the last snapshot of single-sample training is noisy: also the mean of the last LATE
+                final["test_acc_late"] = float(np.mean([r["test_acc"] for r in run_rows[-LATE:]]))
                 final["status"] = status
                 final["wall_time_s"] = summary.get("wall_time_s", float("nan"))
                 finals.append(final)
@@ -183,6 +187,10 @@ def summarize(finals):
             entry["test_acc_mean"], entry["test_acc_sd"] = _mean_sd(acc)
             entry["gap_to_backprop_mean"], entry["gap_to_backprop_sd"] = _mean_sd(gaps)
             entry["seeds_behind_backprop"] = sum(g < 0 for g in gaps)
+            ref_late = {f["seed"]: f["test_acc_late"] for f in rows if f["preset"] == REFERENCE and f["status"] == "done"}
+            entry["test_acc_late_mean"], entry["test_acc_late_sd"] = _mean_sd([f["test_acc_late"] for f in done])
+            entry["gap_late_mean"], entry["gap_late_sd"] = _mean_sd(
+                [f["test_acc_late"] - ref_late[f["seed"]] for f in done if f["seed"] in ref_late])
             entry["train_acc_mean"], entry["train_acc_sd"] = _mean_sd([f["train_acc"] for f in done])
             for kind in ("ff_angle", "cross_angle", "grad_angle"):
                 entry[f"{kind}_mean"], entry[f"{kind}_sd"] = _mean_sd([f[f"{kind}_mean"] for f in done])
@@ -207,10 +215,12 @@ def verdict(table, arch):
     gap, sd = f["gap_to_backprop_mean"] * 100, f["gap_to_backprop_sd"] * 100
     n, behind = f["seeds"], f["seeds_behind_backprop"]
     where = "behind" if gap < 0 else "ahead of"
+    late = f["gap_late_mean"] * 100
     return (f"{arch}: four_synapse reaches {_pm(f['test_acc_mean'], f['test_acc_sd'])} test accuracy against "
             f"backprop's {_pm(b['test_acc_mean'], b['test_acc_sd'])}: it is **{where} backprop by "
             f"{abs(gap):.1f} ± {sd:.1f} percentage points** (paired difference over {n} seeds; behind in "
-            f"{behind} of {n}).")
+            f"{behind} of {n}; averaged over the last {LATE} snapshots of each run: "
+            f"{'behind' if late < 0 else 'ahead'} by {abs(late):.1f} ± {f['gap_late_sd'] * 100:.1f}).")
 
 
 def markdown(table, dataset, epochs, seeds, command=""):
@@ -218,7 +228,9 @@ def markdown(table, dataset, epochs, seeds, command=""):
     lines = [f"# Learning benchmark: {dataset}", ""]
     lines.append(f"Final test accuracy after {epochs:g} epochs, mean ± sd over seeds {', '.join(map(str, seeds))} "
                  "(each seed: its own train/test split, presentation order and initial W, shared by all presets). "
-                 "Δ backprop: paired difference to backprop of the same seed, in percentage points. Angles in "
+                 "Δ backprop: paired difference to backprop of the same seed, in percentage points. "
+                 f"Last {LATE} snapshots: each run's test accuracy averaged over its last {LATE} snapshots (single-sample "
+                 "training makes the last snapshot noisy). Angles in "
                  "degrees at the end of training, mean over layers: forward-feedback (W_l^T against "
                  "V_{l-1} B_l U_l; 0 = aligned, 90 = random), cross-stream (V_l against U_l^T), gradient "
                  "(the circuit's dW_l against the backprop gradient on 100 test samples).")
@@ -226,12 +238,15 @@ def markdown(table, dataset, epochs, seeds, command=""):
         lines += ["", f"Command: `{command}`"]
     for arch in dict.fromkeys(r["arch"] for r in table):
         lines += ["", f"## {arch}", "", "**" + verdict(table, arch).split(":", 1)[0] + ":**" + verdict(table, arch).split(":", 1)[1], ""]
-        lines.append("| preset | seeds | test accuracy | Δ backprop (pp) | ff angle | cross angle | gradient angle | time per run (s) |")
-        lines.append("|---|---|---|---|---|---|---|---|")
+        lines.append(f"| preset | seeds | test accuracy | Δ backprop (pp) | last {LATE} snapshots | Δ backprop, last {LATE} (pp) "
+                     "| ff angle | cross angle | gradient angle | wall time per run (s) |")
+        lines.append("|---|---|---|---|---|---|---|---|---|---|")
         for r in (r for r in table if r["arch"] == arch):
             div = f" ({r['diverged']} diverged)" if r["diverged"] else ""
             gap = "—" if r["preset"] == REFERENCE else _pm(r["gap_to_backprop_mean"], r["gap_to_backprop_sd"], 100, 1)
+            late = "—" if r["preset"] == REFERENCE else _pm(r["gap_late_mean"], r["gap_late_sd"], 100, 1)
             lines.append(f"| {r['preset']} | {r['seeds']}{div} | {_pm(r['test_acc_mean'], r['test_acc_sd'])} | {gap} | "
+                         f"{_pm(r['test_acc_late_mean'], r['test_acc_late_sd'])} | {late} | "
                          f"{_pm(r['ff_angle_mean'], r['ff_angle_sd'], digits=1)} | "
                          f"{_pm(r['cross_angle_mean'], r['cross_angle_sd'], digits=1)} | "
                          f"{_pm(r['grad_angle_mean'], r['grad_angle_sd'], digits=1)} | {r['wall_time_s_mean']:.0f} |")
@@ -309,7 +324,8 @@ def write_outputs(out, dataset, archs, seeds, presets, command=None):
     write_csv(out / f"{dataset}_table.csv", table)
     epochs = max(f["epoch"] for f in finals)
     if command is None:
-        command = "python benchmarks/learning.py " + " ".join(sys.argv[1:]) if sys.argv and "learning" in sys.argv[0] else ""
+        argv = [a for a in sys.argv[1:] if a != "--report-only"]
+        command = "python benchmarks/learning.py " + " ".join(argv) if sys.argv and "learning" in sys.argv[0] else ""
     atomic_write_text(out / f"{dataset}.md", markdown(table, dataset, epochs, list(seeds), command))
     plot(curves, out / f"{dataset}.png", dataset)
     return table

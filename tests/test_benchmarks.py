@@ -71,6 +71,7 @@ def test_dynamic_loop_matches_circuit(rng, seed, preset, cross):
 
 def _final(arch, seed, preset, acc, status="done"):
     return {"dataset": "digits", "arch": arch, "seed": seed, "preset": preset, "test_acc": acc, "train_acc": acc,
+            "test_acc_late": acc - 0.01 if preset == "backprop" else acc,
             "epoch": 2.0, "status": status, "wall_time_s": 1.0, "ff_angle_mean": 40.0, "cross_angle_mean": 10.0,
             "grad_angle_mean": 20.0}
 
@@ -90,8 +91,9 @@ def test_summary_pairs_seeds_and_says_who_is_behind():
     assert row["kolen_pollack"]["diverged"] == 1 and row["kolen_pollack"]["seeds"] == 0
     sentence = learning.verdict(table, "a")
     assert "behind backprop by 1.3 ± 4.0 percentage points" in sentence and "behind in 2 of 3" in sentence
+    assert "last 5 snapshots of each run: behind by 0.3 ± 4.0" in sentence
     md = learning.markdown(table, "digits", 2, [0, 1, 2])
-    assert "| four_synapse | 3 | 0.787 ± 0.060 | -1.3 ± 4.0 |" in md
+    assert "| four_synapse | 3 | 0.787 ± 0.060 | -1.3 ± 4.0 | 0.787 ± 0.060 | -0.3 ± 4.0 |" in md
     assert "| kolen_pollack | 0 (1 diverged) | n/a |" in md
 
 
