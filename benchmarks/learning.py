@@ -167,7 +167,7 @@ def _mean_sd(values):
     values = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
     if values.size == 0:
         return float("nan"), float("nan")
-    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else 0.0
+    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else float("nan")
 
 
 def summarize(finals):
@@ -203,6 +203,8 @@ def summarize(finals):
 def _pm(m, s, scale=1.0, digits=3):
     if not np.isfinite(m):
         return "n/a"
+    if not np.isfinite(s):  # a single seed: no spread
+        return f"{m * scale:.{digits}f}"
     return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}"
 
 
@@ -212,15 +214,16 @@ def verdict(table, arch):
     if FOCUS not in rows or REFERENCE not in rows or not np.isfinite(rows[FOCUS]["gap_to_backprop_mean"]):
         return f"{arch}: no paired four_synapse and backprop runs yet."
     f, b = rows[FOCUS], rows[REFERENCE]
-    gap, sd = f["gap_to_backprop_mean"] * 100, f["gap_to_backprop_sd"] * 100
+    gap = f["gap_to_backprop_mean"] * 100
     n, behind = f["seeds"], f["seeds_behind_backprop"]
     where = "behind" if gap < 0 else "ahead of"
+    pm = lambda m, s: _pm(abs(m), s, 100, 1)  # noqa: E731
     late = f["gap_late_mean"] * 100
     return (f"{arch}: four_synapse reaches {_pm(f['test_acc_mean'], f['test_acc_sd'])} test accuracy against "
             f"backprop's {_pm(b['test_acc_mean'], b['test_acc_sd'])}: it is **{where} backprop by "
-            f"{abs(gap):.1f} ± {sd:.1f} percentage points** (paired difference over {n} seeds; behind in "
-            f"{behind} of {n}; averaged over the last {LATE} snapshots of each run: "
-            f"{'behind' if late < 0 else 'ahead'} by {abs(late):.1f} ± {f['gap_late_sd'] * 100:.1f}).")
+            f"{pm(f['gap_to_backprop_mean'], f['gap_to_backprop_sd'])} percentage points** (paired difference over "
+            f"{n} seed{'s' if n != 1 else ''}; behind in {behind} of {n}; averaged over the last {LATE} snapshots of "
+            f"each run: {'behind' if late < 0 else 'ahead'} by {pm(f['gap_late_mean'], f['gap_late_sd'])}).")
 
 
 def markdown(table, dataset, epochs, seeds, command=""):
@@ -325,7 +328,7 @@ def write_outputs(out, dataset, archs, seeds, presets, command=None):
     epochs = max(f["epoch"] for f in finals)
     if command is None:
         argv = [a for a in sys.argv[1:] if a != "--report-only"]
-        command = "python benchmarks/learning.py " + " ".join(argv) if sys.argv and "learning" in sys.argv[0] else ""
+        command = " ".join(["python benchmarks/learning.py", *argv]) if sys.argv and "learning" in sys.argv[0] else ""
     atomic_write_text(out / f"{dataset}.md", markdown(table, dataset, epochs, list(seeds), command))
     plot(curves, out / f"{dataset}.png", dataset)
     return table
