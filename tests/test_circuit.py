@@ -149,6 +149,18 @@ def test_dynamic_mode_approaches_sample_clocked(rng, seed):
     assert errors[1] < errors[0] / 2.5
 
 
+def test_dynamic_mode_without_decay(rng, seed):
+    """lambda = 0 is a valid choice in the dynamic mode too (weights are integrated by Euler steps)."""
+    sizes = [4, 3, 2]
+    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.01, lam=0.0, lam_c=0.0)
+    c = build_circuit(sizes, rules, w, m, small_problem(rng, sizes, n_steps=2),
+                      mode=Dynamic(tau_r_ms=1.0, T_present_ms=5.0, dt_ms=0.1))
+    c.run(2)
+    got = c.weights()
+    assert all(np.all(np.isfinite(v)) for v in got.values())
+    assert not np.allclose(got["W1"], w["W1"])
+
+
 @pytest.mark.slow
 def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
     """numpy and cpp_standalone give the same weights after a short run."""

@@ -340,7 +340,8 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append(_shared_params(params))
             if dynamic:
                 eqs[0] = f"d{var}/dt = ({change}) / T_present : 1 (clock-driven)"
-        S = b2.Synapses(source, target, "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_{pop}", method="exact")
+        # Euler for the weights: tau_w >> dt, and "exact" integration divides by lambda (fails at lambda = 0)
+        S = b2.Synapses(source, target, "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_{pop}", method="euler")
         # synapses in presynaptic-major order: consecutive synapses then add into different
         # postsynaptic cells, so the compiled summed-variable loop (target[post[k]] += ...) is not
         # one long dependency chain through a single memory location; about 3x faster in
