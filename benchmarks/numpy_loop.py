@@ -10,8 +10,8 @@ signals (U_l [e_l, r_l, xi_l], one matrix product).
     one plasticity step (:meth:`SampleLoop.present`).
 :class:`DynamicLoop`
     the dynamic mode, one time step of ``dt`` at a time: rates relax with
-    ``tau_r`` (exact integration of the linear ODEs, as the Brian2 circuit
-    does), weights change continuously with ``dw/dt = change / T_present``.
+    ``tau_r`` (exact integration of the linear rate ODEs, as the Brian2 circuit
+    does), weights change continuously with ``dw/dt = change / T_present`` (Euler steps).
 """
 from __future__ import annotations
 
@@ -178,8 +178,7 @@ class DynamicLoop(_Base):
     are computed from the current rates in sweep order; then the state updates
     run in the order the Brian2 circuit runs them (A, B, D, U, V, W): rates relax
     exactly, ``r <- target + (r - target) exp(-dt/tau_r)`` (and d towards q), and
-    every plastic weight integrates its linear ODE ``dw/dt = change / T_present``
-    exactly over the step, its pre- and postsynaptic signals held fixed.
+    every plastic weight takes an Euler step of ``dw/dt = change / T_present``.
     Stimulus, teacher and spontaneous noise are set at the start of each step.
     """
 
@@ -199,12 +198,8 @@ class DynamicLoop(_Base):
         self.Bs = {l: np.zeros_like(b) for l, b in self.B.items()} if self.sign else self.B
 
     def _weight_step(self, M, rate, a, b, scale):
-        """Exact step of dM/dt = (scale * outer(a, b) - rate * M) / T, a and b fixed over dt."""
-        if rate > 0:
-            k = np.exp(-rate * self.dt / self.T)
-            self._rank1(M, k, a, b, scale * (1.0 - k) / rate)
-        else:
-            self._rank1(M, 1.0, a, b, scale * self.dt / self.T)
+        """Euler step of dM/dt = (scale * outer(a, b) - rate * M) / T, as the Brian2 circuit takes it."""
+        self._rank1(M, 1.0 - rate * self.dt / self.T, a, b, scale * self.dt / self.T)
 
     def step(self, x, y, xi=None):
         L, W, r, h, d = self.L, self.W, self.r, self.h, self.d
@@ -241,7 +236,7 @@ class DynamicLoop(_Base):
                 S[l][2] = xi[l]
             np.dot(S[l], self.U[l].T, out=Q[l])
         # state updates, in the order the Brian2 circuit runs them within a step (its objects
-        # are sorted by name: A, B, D, U, V, W); each exact for inputs held over the step
+        # are sorted by name: A, B, D, U, V, W)
         for l in range(1, L + 1):  # A_l: r relaxes towards f(h_l) (softmax at the top)
             r[l] -= self.target[l]
             r[l] *= self.a
