@@ -38,6 +38,7 @@ __all__ = [
     "atomic_write_text",
     "atomic_write_bytes",
     "atomic_savez",
+    "to_jsonable",
     "write_json",
     "write_csv",
     "population_names",
@@ -89,9 +90,32 @@ def atomic_savez(path, **arrays):
     return _atomic(path, lambda fh: np.savez_compressed(fh, **arrays), "wb")
 
 
+def to_jsonable(obj):
+    """Strict-JSON form of nested results: numpy scalars and arrays to Python, keys to str,
+    NaN to None, infinities to the strings "inf" and "-inf"."""
+    if isinstance(obj, dict):
+        return {str(k): to_jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [to_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return to_jsonable(obj.tolist())
+    if isinstance(obj, (bool, np.bool_)):
+        return bool(obj)
+    if isinstance(obj, (int, np.integer)):
+        return int(obj)
+    if isinstance(obj, (float, np.floating)):
+        x = float(obj)
+        if np.isnan(x):
+            return None
+        if np.isinf(x):
+            return "inf" if x > 0 else "-inf"
+        return x
+    return obj
+
+
 def write_json(path, obj):
-    """Write ``obj`` as indented JSON, atomically."""
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+    """Write ``obj`` as indented strict JSON (see :func:`to_jsonable`), atomically."""
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
 
 
 def write_csv(path, rows, fieldnames=None):

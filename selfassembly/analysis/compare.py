@@ -308,33 +308,12 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
         "statistics": statistics,
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    write_json(out_dir / "physiology.json", _jsonable(result))
+    write_json(out_dir / "physiology.json", result)
     if plots:
         plot_statistics(result, out_dir / "physiology_statistics.png")
         plot_triads(result, out_dir / "physiology_triads.png")
     atomic_write_text(out_dir / "physiology.md", report_markdown(result))
     return result
-
-
-def _jsonable(obj):
-    if isinstance(obj, dict):
-        return {str(k): _jsonable(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_jsonable(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _jsonable(obj.tolist())
-    if isinstance(obj, (np.bool_, bool)):
-        return bool(obj)
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        x = float(obj)
-        if math.isnan(x):
-            return None
-        if math.isinf(x):
-            return "inf" if x > 0 else "-inf"
-        return x
-    return obj
 
 
 # --------------------------------------------------------------------------- report

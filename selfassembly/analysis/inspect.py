@@ -191,23 +191,6 @@ def format_verdict(preset, verdict, null_note=""):
     return line
 
 
-def _clean(obj):
-    """JSON-ready: numpy scalars to Python, NaN and infinities to None, keys to str."""
-    if isinstance(obj, dict):
-        return {str(k): _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    if isinstance(obj, np.ndarray):
-        return _clean(obj.tolist())
-    if isinstance(obj, (bool, np.bool_)):
-        return bool(obj)
-    if isinstance(obj, (int, np.integer)):
-        return int(obj)
-    if isinstance(obj, (float, np.floating)):
-        return float(obj) if math.isfinite(obj) else None
-    return obj
-
-
 def _held_out(config, sizes, n_samples, echo):
     """First ``n_samples`` test samples of the run's data split, or None (with a note)."""
     if config is None:
@@ -354,11 +337,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                 final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
         verdict = assembly_verdict(align[-1], motif[-1] if has_loops else None, max_angle, min_z)
         verdicts[preset] = verdict
-        write_json(dest / "motifs.json", _clean({
+        write_json(dest / "motifs.json", {
             "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
             "n_rounds": n_rounds, "null_model": "degree-preserving double edge swaps per population, weights shuffled over edges",
             "verdict": verdict, "snapshots": entries,
-        }))
+        })
         write_graphml(final_graph, dest / "graph.graphml")
         if plots:
             from . import connectivity_plots as cp
@@ -375,8 +358,8 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                 "weighted_z": [_worst([s["weighted_z"] for s in m["layers"].values()], min) for m in motif],
             }
         echo(format_verdict(preset, verdict, null_note))
-    write_json(out_dir / "verdicts.json", _clean({"criterion": next(iter(verdicts.values()))["criterion"],
-                                                  "strong_synapses": how, "n_null": n_null, "presets": verdicts}))
+    write_json(out_dir / "verdicts.json", {"criterion": next(iter(verdicts.values()))["criterion"],
+                                            "strong_synapses": how, "n_null": n_null, "presets": verdicts})
     if plots and overview:
         from .connectivity_plots import plot_overview
 
