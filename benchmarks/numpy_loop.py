@@ -71,6 +71,22 @@ class _Base:
         out.update({f"V{l}": v.copy() for l, v in self.V.items()})
         return out
 
+    def _spontaneous(self, rng=None):
+        """Buffers xi_l and a function that redraws them ~ N(0, sigma_xi^2) from ``rng``
+        (``None`` and a no-op when the cross-stream rule needs no spontaneous activity)."""
+        if not self.rules.cross.needs_noise:
+            return None, lambda: None
+        rng = rng or np.random.default_rng(0)
+        sigma = self.rules.cross.sigma_xi
+        xi = {l: np.zeros(n) for l, n in enumerate(self.sizes) if 0 < l < self.L}
+
+        def draw():
+            for buf in xi.values():
+                rng.standard_normal(out=buf)
+                buf *= sigma
+
+        return xi, draw
+
     def _rank1(self, M, decay, a, b, scale):
         """M <- decay * M + scale * outer(a, b), in place."""
         buf = self.buf[M.shape]
@@ -159,15 +175,9 @@ class SampleLoop(_Base):
 
     def train(self, X, Y, order, rng=None):
         """Present ``X[order[k]]`` for every k; spontaneous noise xi ~ N(0, sigma_xi^2) from ``rng``."""
-        noise = self.rules.cross.needs_noise
-        rng = rng or np.random.default_rng(0)
-        sigma = self.rules.cross.sigma_xi
-        xi = {l: np.zeros(n) for l, n in enumerate(self.sizes) if 0 < l < self.L} if noise else None
+        xi, draw = self._spontaneous(rng)
         for k in order:
-            if noise:
-                for l in xi:
-                    rng.standard_normal(out=xi[l])
-                    xi[l] *= sigma
+            draw()
             self.present(X[k], Y[k], xi)
 
 
@@ -265,15 +275,9 @@ class DynamicLoop(_Base):
 
     def train(self, X, Y, order, rng=None):
         """Hold ``X[order[k]]`` for T_present (``steps_per_presentation`` steps) for every k."""
-        noise = self.rules.cross.needs_noise
-        rng = rng or np.random.default_rng(0)
-        sigma = self.rules.cross.sigma_xi
-        xi = {l: np.zeros(n) for l, n in enumerate(self.sizes) if 0 < l < self.L} if noise else None
+        xi, draw = self._spontaneous(rng)
         for k in order:
             x, y = X[k], Y[k]
             for _ in range(self.steps_per_presentation):
-                if noise:
-                    for l in xi:
-                        rng.standard_normal(out=xi[l])
-                        xi[l] *= sigma
+                draw()
                 self.step(x, y, xi)
