@@ -27,9 +27,11 @@ def _int_list(text):
 _OVERRIDES = {
     "sizes": "sizes", "presets": "presets", "epochs": "epochs", "seed": "seed", "mode": "mode",
     "target": "target", "eta": "eta", "lam": "lam", "eta_c": "eta_c", "lam_c": "lam_c",
-    "sigma_xi": "sigma_xi", "cross": "cross", "activation": "activation", "output": "output",
+    "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
+    "activation": "activation", "output": "output",
     "dataset": "dataset", "mnist": "mnist_dir", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
+    "tau_xi_ms": "tau_xi_ms",
     "dt_ms": "dt_ms", "cache_dir": "cache_dir",
 }
 
@@ -53,8 +55,12 @@ def _add_run(sub):
     p.add_argument("--lam", type=float, help="weight decay lambda of W and B")
     p.add_argument("--eta-c", dest="eta_c", type=float, help="learning rate of the cross-stream pair U, V")
     p.add_argument("--lam-c", dest="lam_c", type=float, help="decay of the cross-stream pair")
-    p.add_argument("--sigma-xi", dest="sigma_xi", type=float, help="amplitude of spontaneous activity (mirror rule)")
-    p.add_argument("--cross", help="override the cross-stream rule: fixed, mirror or hebbian")
+    p.add_argument("--sigma-xi", dest="sigma_xi", type=float,
+                   help="amplitude of spontaneous activity (mirror and reconstruct rules)")
+    p.add_argument("--eta-u", dest="eta_u", type=float,
+                   help="learning rate of U's reconstruction rule (stable while well below eta_c; docs/model.md)")
+    p.add_argument("--cross-v", dest="cross_v", help="override every preset's rule of V: fixed, mirror or hebbian")
+    p.add_argument("--cross-u", dest="cross_u", help="override every preset's rule of U: fixed, reconstruct or hebbian")
     p.add_argument("--activation", help="hidden activation: tanh or relu")
     p.add_argument("--output", help="output layer: softmax or linear")
     p.add_argument("--dataset", help="digits (bundled) or mnist (needs --mnist DIR)")
@@ -63,6 +69,8 @@ def _add_run(sub):
     p.add_argument("--records-per-epoch", dest="records_per_epoch", type=int, help="weight snapshots per epoch")
     p.add_argument("--tau-r-ms", dest="tau_r_ms", type=float, help="rate time constant (dynamic mode)")
     p.add_argument("--T-present-ms", dest="T_present_ms", type=float, help="presentation time (dynamic mode)")
+    p.add_argument("--tau-xi-ms", dest="tau_xi_ms", type=float,
+                   help="correlation time of the spontaneous activity (dynamic mode; 0: T_present)")
     p.add_argument("--dt-ms", dest="dt_ms", type=float, help="time step (0: the mode's default)")
     p.add_argument("--cache-dir", dest="cache_dir", help="Cython cache folder (cython target)")
     p.set_defaults(func=_run)
@@ -92,7 +100,7 @@ def _run(args):
 
 
 def _presets(args):
-    for name, (_, _, _, description) in PRESETS.items():
+    for name, (*_, description) in PRESETS.items():
         print(f"{name:<26} {description}")
     return 0
 

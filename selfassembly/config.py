@@ -5,8 +5,8 @@ A configuration file has these sections (every key optional)::
     [circuit]       sizes, activation, output
     [data]          dataset, mnist_dir, test_fraction, max_train
     [training]      presets, epochs, seed, records_per_epoch
-    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, cross
-    [time]          mode, dt_ms, tau_r_ms, T_present_ms
+    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, cross_v, cross_u
+    [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
     [simulator]     target, cache_dir
     [connectivity.W] kind, scale, p     (likewise .B, .U, .V)
 
@@ -29,11 +29,12 @@ from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
-from .plasticity.rules import CROSS_KINDS, check_number
+from .plasticity.rules import U_RULES, V_RULES, check_number
 
 __all__ = ["ExperimentConfig", "ConfigError", "load_config", "quick_config", "DEFAULT_PRESETS"]
 
-DEFAULT_PRESETS = ["four_synapse", "kolen_pollack", "feedback_alignment", "backprop"]
+#: the story of the default run: the circuit, its no-assembly ablation, and the two references
+DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack", "backprop"]
 
 
 class ConfigError(ValueError):
@@ -74,12 +75,15 @@ class ExperimentConfig:
     eta_c: float = DEFAULT_PARAMS["eta_c"]
     lam_c: float = DEFAULT_PARAMS["lam_c"]
     sigma_xi: float = DEFAULT_PARAMS["sigma_xi"]
-    cross: str = ""
+    eta_u: float = DEFAULT_PARAMS["eta_u"]
+    cross_v: str = ""
+    cross_u: str = ""
     # [time]
     mode: str = "sample"
     dt_ms: float = 0.0
     tau_r_ms: float = 1.0
     T_present_ms: float = 20.0
+    tau_xi_ms: float = 0.0
     # [simulator]
     target: str = "numpy"
     cache_dir: str = ""
@@ -90,8 +94,8 @@ class ExperimentConfig:
         "circuit": ("sizes", "activation", "output"),
         "data": ("dataset", "mnist_dir", "test_fraction", "max_train"),
         "training": ("presets", "epochs", "seed", "records_per_epoch"),
-        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "cross"),
-        "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms"),
+        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "cross_v", "cross_u"),
+        "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"),
         "simulator": ("target", "cache_dir"),
     }
 
@@ -110,8 +114,10 @@ class ExperimentConfig:
         _choice("data.dataset", self.dataset, DATASET_NAMES)
         _choice("time.mode", self.mode, MODE_NAMES)
         _choice("simulator.target", self.target, TARGETS)
-        if self.cross:
-            _choice("plasticity.cross", self.cross, CROSS_KINDS)
+        if self.cross_v:
+            _choice("plasticity.cross_v", self.cross_v, V_RULES)
+        if self.cross_u:
+            _choice("plasticity.cross_u", self.cross_u, U_RULES)
         if isinstance(self.presets, str):
             self.presets = [p.strip() for p in self.presets.split(",") if p.strip()]
         if not self.presets:
@@ -128,9 +134,9 @@ class ExperimentConfig:
             self.test_fraction = check_number("data.test_fraction", self.test_fraction, positive=True)
             if self.test_fraction >= 1:
                 raise ValueError(f"data.test_fraction must be below 1, got {self.test_fraction}")
-            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi"):
+            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u"):
                 setattr(self, name, check_number(f"plasticity.{name}", getattr(self, name), nonnegative=True))
-            for name in ("dt_ms", "tau_r_ms", "T_present_ms"):
+            for name in ("dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"):
                 setattr(self, name, check_number(f"time.{name}", getattr(self, name), nonnegative=True))
             self.time_mode()
         except ValueError as exc:
@@ -146,11 +152,13 @@ class ExperimentConfig:
         """The :mod:`~selfassembly.circuits.modes` object of this configuration."""
         if self.mode == "sample":
             return make_mode("sample", dt_ms=self.dt_ms or 1.0)
-        return make_mode("dynamic", tau_r_ms=self.tau_r_ms, T_present_ms=self.T_present_ms, dt_ms=self.dt_ms or 0.1)
+        return make_mode("dynamic", tau_r_ms=self.tau_r_ms, T_present_ms=self.T_present_ms, dt_ms=self.dt_ms or 0.1,
+                         tau_xi_ms=self.tau_xi_ms or None)
 
     def rules(self, preset):
         """The :class:`~selfassembly.plasticity.RuleSet` of one preset with this configuration's numbers."""
-        return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, cross=self.cross or None)
+        return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,
+                           cross_v=self.cross_v or None, cross_u=self.cross_u or None)
 
     def connectivity_objects(self):
         return {k: Connectivity(**v) for k, v in self.connectivity.items()}

@@ -9,7 +9,8 @@ Output folder
     and test sets, and the alignment angles of MODEL.md per layer
     (``ff_angle_l``: W_l^T against V_{l-1} B_l U_l; ``cross_angle_l``: V_l
     against U_l^T; ``grad_angle_l``: the circuit's dW_l against the backprop
-    gradient on held-out samples).
+    gradient on held-out samples), and U's orthogonality (``u_orth_l``:
+    ||U_l^T U_l / mean(diag) - I||_F / sqrt(n_l)) and condition number (``u_cond_l``).
 ``summary.json``
     Per preset: final test accuracy, final angles, wall time, status.
 ``snapshots/<preset>.npz``
@@ -31,7 +32,7 @@ from pathlib import Path
 import brian2 as b2
 import numpy as np
 
-from .analysis.alignment import cross_stream_angles, forward_feedback_angles, gradient_alignment
+from .analysis.timecourse import alignment_timecourse
 from .circuits import reference as ref
 from .circuits.connectivity import initial_weights
 from .circuits.network import DivergenceError, Stimulus, build_circuit, configure_target
@@ -68,6 +69,8 @@ class PresetResult:
             "ff_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("ff_angle_")},
             "cross_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("cross_angle_")},
             "grad_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("grad_angle_")},
+            "u_orthogonality": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("u_orth_")},
+            "u_condition": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("u_cond_")},
             "wall_time_s": round(self.wall_time, 2),
         }
 
@@ -79,18 +82,18 @@ def presentation_order(n_train, epochs, seed):
 
 
 def metrics_rows(preset, snapshots, data, config, n_train):
-    """Evaluate every snapshot: losses, accuracies and alignment angles."""
-    rows = []
+    """Evaluate every snapshot: losses, accuracies and the measures of
+    :func:`~selfassembly.analysis.timecourse.alignment_timecourse` (angles, U's orthogonality)."""
     Xg, Yg = data.X_test[:N_GRADIENT_SAMPLES], data.Y_test[:N_GRADIENT_SAMPLES]
+    measures = alignment_timecourse(snapshots, Xg, Yg, config.activation, config.output)
+    rows = []
     for k, step in enumerate(snapshots.steps):
         w = snapshots.at(k)
         train_loss, train_acc = ref.evaluate(w, data.X_train, data.Y_train, config.activation, config.output)
         test_loss, test_acc = ref.evaluate(w, data.X_test, data.Y_test, config.activation, config.output)
         row = {"preset": preset, "step": int(step), "epoch": round(int(step) / n_train, 4),
                "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
-        row.update({f"ff_angle_{l}": a for l, a in forward_feedback_angles(w).items()})
-        row.update({f"cross_angle_{l}": a for l, a in cross_stream_angles(w).items()})
-        row.update({f"grad_angle_{l}": a for l, a in gradient_alignment(w, Xg, Yg, config.activation, config.output).items()})
+        row.update({name: value for name, value in measures[k].items() if name != "step"})
         rows.append(row)
     return rows
 

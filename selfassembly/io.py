@@ -17,7 +17,7 @@ sizes     (L+1,)                 layer sizes n_0 .. n_L
 W{l}      (S, n_l, n_{l-1})      A_{l-1} -> A_l, l = 1..L
 B{l}      (S, n_{l-1}, n_l)      D_l -> D_{l-1}, l = 2..L
 U{l}      (S, n_l, n_l)          A_l -> D_l, ``U[d, a]``, l = 1..L
-V{l}      (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L-1
+V{l}      (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L
 mask_X    (rows, cols) bool      which synapses of population X exist
 ========  =====================  ==========================================
 
@@ -136,15 +136,18 @@ def write_csv(path, rows, fieldnames=None):
 def population_names(n_layers):
     """Names of the synapse populations of a circuit with ``n_layers`` = L layers.
 
+    V_L exists too: it carries no error (e_L comes from the teacher), but the
+    top pair U_L, V_L assembles like the others (MODEL.md).
+
     >>> population_names(2)
-    ['W1', 'W2', 'B2', 'U1', 'U2', 'V1']
+    ['W1', 'W2', 'B2', 'U1', 'U2', 'V1', 'V2']
     """
     L = int(n_layers)
     return (
         [f"W{l}" for l in range(1, L + 1)]
         + [f"B{l}" for l in range(2, L + 1)]
         + [f"U{l}" for l in range(1, L + 1)]
-        + [f"V{l}" for l in range(1, L)]
+        + [f"V{l}" for l in range(1, L + 1)]
     )
 
 

@@ -60,7 +60,7 @@ def test_plasticity_steps_match_numpy(rng, seed, preset):
     expected = dict(w)
     for k in stim.order:
         c.run(1)
-        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes) - 1)} if rules.cross.needs_noise else None
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes))} if rules.cross.needs_noise else None
         sig = ref.sweep(expected, stim.X[k], stim.Y[k])
         expected = ref.plasticity_step(expected, sig, rules, xi)
     got = c.weights()
