@@ -70,11 +70,15 @@ class Dynamic:
         Integration step (ms); well below tau_r.
     tau_xi_ms : float, optional
         Correlation time of the spontaneous activity xi, an Ornstein-Uhlenbeck
-        process (ms). Default: T_present_ms, for which the cross-stream rules
-        see as much noise per presentation as in the sample-clocked mode (one
-        independent draw per presentation): the integrated correlation of
-        xi_i(t) xi_j(t) is tau_xi, so the noise of a weight integrated over
-        T_present has the variance of T_present / tau_xi independent draws.
+        process (ms). None or 0 (the configuration's "unset") mean
+        T_present_ms: the cross-stream weights then fluctuate as much as in
+        the sample-clocked mode. Why: a product xi_i(t) s_j(t) of two such
+        processes has integrated autocorrelation tau_xi, so a weight that
+        integrates it over many presentations (tau_w = T_present / eta_c >>
+        T_present) collects noise of the variance of T_present / tau_xi
+        independent draws per presentation; the sample-clocked mode has one.
+        White noise redrawn every dt (tau_xi -> 0) would make what the pair
+        learns depend on dt.
     """
 
     name = "dynamic"
