@@ -32,6 +32,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import tempfile
 import zipfile
 import zlib
@@ -40,7 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from .errors import InputError, RunFolderError
 
 __all__ = [
     "atomic_write_text",
@@ -54,6 +55,9 @@ __all__ = [
     "save_snapshots",
     "load_snapshots",
     "SnapshotError",
+    "ensure_writable_folder",
+    "is_temporary_file",
+    "remove_temporary_files",
 ]
 
 
@@ -80,6 +84,55 @@ def _atomic(path, write, mode):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+#: names of the temporary files :func:`_atomic` writes (``.NAME.XXXXXXXX.tmp``, mkstemp's 8 random characters)
+_TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_temporary_file(path):
+    """True for a hidden temporary file of an atomic write (left behind only if the process was killed)."""
+    return bool(_TMP_NAME.match(Path(path).name))
+
+
+def remove_temporary_files(folder, recursive=True):
+    """Delete the hidden temporary files a killed run left in ``folder``; return how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
+        if path.is_file() and is_temporary_file(path):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def ensure_writable_folder(path, what="--out"):
+    """Create ``path`` if needed and check that files can be written in it.
+
+    Raises
+    ------
+    RunFolderError
+        If ``path`` is a file, cannot be created, or is not writable; the
+        message names the path, ``what`` (the flag or role) and the fix.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{what} {path} is a file, not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the folder {path} ({what}): {exc.strerror or exc}; "
+                             "choose a path where you can write") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RunFolderError(f"cannot write in the folder {path} ({what}): {exc.strerror or exc}; "
+                             "choose a writable folder or fix its permissions") from None
     return path
 
 

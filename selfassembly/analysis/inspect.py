@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..io import Snapshots, SnapshotError, load_snapshots, write_csv, write_json
 from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
@@ -78,7 +79,7 @@ def read_run_config(results_dir):
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+        raise InputError(f"{path} is not valid TOML: {exc}") from None
     circuit, dat, training = data.get("circuit", {}), data.get("data", {}), data.get("training", {})
     return {
         "sizes": circuit.get("sizes"), "activation": circuit.get("activation", "tanh"),
@@ -268,11 +269,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
         without synapses), or another invalid argument.
     """
     if graph not in ("strong", "all"):
-        raise ValueError(f"graph must be 'strong' or 'all', got {graph!r}")
+        raise InputError(f"graph must be 'strong' or 'all', got {graph!r}")
     if threshold is not None:
         density = None
     if threshold is None and density is None:
-        raise ValueError("give a threshold (|weight| value) or a density (fraction of synapses kept) for strong synapses")
+        raise InputError("give a threshold (|weight| value) or a density (fraction of synapses kept) for strong synapses")
     if isinstance(triads, str):
         triads = None if triads.strip() in ("", "none") else triads.strip()
     triad_pops = None if triads in (None, "all") else [p.strip() for p in (triads.split(",") if isinstance(triads, str) else triads)]
@@ -415,7 +416,7 @@ def register(subparsers):
 
 def _command(args):
     if args.n_null < 2:
-        raise ValueError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
+        raise InputError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
     inspect_results(
         args.results_dir, out_dir=args.out, presets=args.presets, threshold=args.threshold,
         density=None if args.threshold is not None else args.density, n_null=args.n_null, seed=args.seed,
