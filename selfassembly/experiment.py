@@ -480,13 +480,10 @@ def prepare_run_folder(out, config):
         atomic_write_text(config_path, config.to_toml())
         return out
     if not config_path.is_file():
-        ours = [e for e in entries if e.rstrip("/") in RUN_FOLDER_NAMES]
         shown = ", ".join(entries[:6]) + (", ..." if len(entries) > 6 else "")
-        if ours:
-            raise RunFolderError(f"{out} holds run results ({', '.join(ours)}) but no config.toml, so they cannot be "
-                                 "matched to a configuration; restore its config.toml, or choose a new --out folder")
-        raise RunFolderError(f"{out} is not empty and is not a selfassembly run folder (it holds {shown}); choose a "
-                             "new or empty --out folder, so that nothing in it is overwritten")
+        raise RunFolderError(f"{out} is not empty and has no config.toml, so it is not a selfassembly run folder (it "
+                             f"holds {shown}); choose a new or empty --out folder, so that nothing in it is "
+                             "overwritten (if it is a run folder whose config.toml was removed, restore that file)")
     try:
         previous = load_config(config_path)
     except ConfigError as exc:
@@ -499,15 +496,15 @@ def prepare_run_folder(out, config):
     if hashes and set(hashes) != {h}:
         if "" in hashes:
             why = ("its results carry no configuration hash (an older version of selfassembly wrote them), so they "
-                   "cannot be checked against this configuration")
+                   "cannot be checked against this configuration; choose a new --out folder")
         elif previous.config_hash() in hashes:
             diff = _differences(previous, config)
             why = ("this configuration differs in " + "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else "")
-                   + f". To resume that run, use --config {config_path}")
+                   + f"; choose a new --out folder, or resume that run with --config {config_path}")
         else:
             why = (f"{config_path} was changed after they were written, so it no longer describes them; restore "
-                   "it, or start the changed configuration in a new folder")
-        raise RunFolderError(f"{out} holds results of a different configuration: {why}; or choose a new --out folder")
+                   "that file, or run the changed configuration into a new --out folder")
+        raise RunFolderError(f"{out} holds results of a different configuration: {why}")
     if not config_path.exists() or config_path.read_text() != config.to_toml():
         atomic_write_text(config_path, config.to_toml())
     return out

@@ -73,6 +73,7 @@ def read_run_config(results_dir):
         return {
             "sizes": list(c.sizes), "activation": c.activation, "output": c.output, "dataset": c.dataset,
             "test_fraction": c.test_fraction, "mnist_dir": c.mnist_dir or None, "seed": c.seed,
+            "config_hash": c.config_hash(),
         }
     import tomllib
 
@@ -184,6 +185,10 @@ def format_verdict(preset, verdict, null_note=""):
     'kolen_pollack: ASSEMBLED at step 9: forward-feedback angle 20.0 deg, cross-stream angle 0.0 deg, weighted motif z 12.0 (loop count ratio 9.00)'
     """
     state = {True: "ASSEMBLED", False: "NOT ASSEMBLED", None: "NOT APPLICABLE"}[verdict["assembled"]]
+    run_status = verdict.get("run_status")
+    if run_status:  # the run failed: say so first; the numbers are those of its last finite snapshot
+        state = (f"{run_status.upper()} (the run {run_status == 'diverged' and 'diverged' or 'became unstable'}; "
+                 f"its last kept snapshot is {state})")
     line = (f"{preset}: {state} at step {verdict['step']}: forward-feedback angle {_fmt(verdict['ff_angle'])} deg, "
             f"cross-stream angle {_fmt(verdict['cross_angle'])} deg, weighted motif z {_fmt(verdict['weighted_z'])} "
             f"(loop count ratio {_fmt(verdict['count_ratio'], '.2f')}{null_note})")
@@ -211,6 +216,17 @@ def _held_out(config, sizes, n_samples, echo):
              f"circuit {sizes[0]} and {sizes[-1]}; gradient alignment is skipped")
         return None, None
     return data.X_test[:n_samples], data.Y_test[:n_samples]
+
+
+def _run_statuses(results_dir):
+    """{preset: status} from summary.json ({} if it is absent or unreadable: the verdicts do not need it)."""
+    import json
+
+    try:
+        presets = json.loads((Path(results_dir) / "summary.json").read_text(encoding="utf-8")).get("presets", {})
+        return {p: s.get("status", "") for p, s in presets.items() if isinstance(s, dict)}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _worst(values, fn):
@@ -300,6 +316,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                 f"{path} has layer sizes {list(snaps.sizes)} but {results_dir / 'config.toml'} says {list(config['sizes'])}; "
                 "the snapshots do not belong to this run (rerun it, or remove the stale file)"
             )
+        if config is not None and snaps.config_hash and config.get("config_hash") not in (None, snaps.config_hash):
+            raise SnapshotError(
+                f"{path} was made by another configuration than {results_dir / 'config.toml'} (their hashes differ); "
+                "the snapshots do not belong to this run (rerun it, or remove the stale file)"
+            )
         loaded[preset] = snaps
     all_sizes = {preset: list(snaps.sizes) for preset, snaps in loaded.items()}
     if len({tuple(v) for v in all_sizes.values()}) > 1:
@@ -308,6 +329,7 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             "one run's presets share one circuit: remove the stale files or inspect them with --presets"
         )
     sizes = next(iter(loaded.values())).sizes
+    statuses = _run_statuses(results_dir)
     X, Y = _held_out(config, list(sizes), n_samples, echo)
     f = config["activation"] if config else "tanh"
     output = config["output"] if config else "softmax"
@@ -337,6 +359,8 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             if k == last:
                 final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
         verdict = assembly_verdict(align[-1], motif[-1] if has_loops else None, max_angle, min_z)
+        if statuses.get(preset) in ("diverged", "unstable"):
+            verdict["run_status"] = statuses[preset]
         verdicts[preset] = verdict
         write_json(dest / "motifs.json", {
             "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
