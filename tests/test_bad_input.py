@@ -56,7 +56,8 @@ class Ctx:
         return str(path)
 
     def config(self, text):
-        return ["run", "--config", self.write("c.toml", text), "--out", str(self.tmp / "out")]
+        # --quick first: should a regression accept the bad value, the case runs seconds, not minutes
+        return ["run", "--quick", "--config", self.write("c.toml", text), "--out", str(self.tmp / "out")]
 
     def run_copy(self):
         dest = self.tmp / "run"
