@@ -46,6 +46,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..io import Snapshots, SnapshotError, load_snapshots, write_csv, write_json
 from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
@@ -78,13 +79,14 @@ def read_run_config(results_dir):
         return {
             "sizes": list(c.sizes), "activation": c.activation, "output": c.output, "dataset": c.dataset,
             "test_fraction": c.test_fraction, "mnist_dir": c.mnist_dir or None, "seed": c.seed,
+            "config_hash": c.config_hash(),
         }
     import tomllib
 
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+        raise InputError(f"{path} is not valid TOML: {exc}") from None
     circuit, dat, training = data.get("circuit", {}), data.get("data", {}), data.get("training", {})
     return {
         "sizes": circuit.get("sizes"), "activation": circuit.get("activation", "tanh"),
@@ -134,18 +136,6 @@ def verdict_entry(align_row, seed, status="done"):
             "grad": _layer_values(align_row, "grad_angle_")}
 
 
-def _preset_status(results_dir, preset):
-    """The run's status for a preset from summary.json ("done" when there is none)."""
-    path = Path(results_dir) / "summary.json"
-    if not path.is_file():
-        return "done"
-    try:
-        entry = json.loads(path.read_text()).get("presets", {}).get(preset, {})
-    except (json.JSONDecodeError, AttributeError):
-        return "done"
-    return entry.get("status", "done") if isinstance(entry, dict) else "done"
-
-
 def _null_for(snapshots, n_draws, seed):
     """The random null at the shapes and masks of the random-start presets (any preset's otherwise)."""
     from ..plasticity.presets import RANDOM_START
@@ -174,6 +164,15 @@ def _held_out(config, sizes, n_samples, echo):
              f"circuit {sizes[0]} and {sizes[-1]}; gradient alignment is skipped")
         return None, None
     return data.X_test[:n_samples], data.Y_test[:n_samples]
+
+
+def _run_statuses(results_dir):
+    """{preset: status} from summary.json ({} if it is absent or unreadable: the verdicts do not need it)."""
+    try:
+        presets = json.loads((Path(results_dir) / "summary.json").read_text(encoding="utf-8")).get("presets", {})
+        return {p: s.get("status", "") for p, s in presets.items() if isinstance(s, dict)}
+    except (OSError, ValueError, AttributeError):
+        return {}
 
 
 def _worst(values, fn):
@@ -234,11 +233,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
         without synapses), or another invalid argument.
     """
     if graph not in ("strong", "all"):
-        raise ValueError(f"graph must be 'strong' or 'all', got {graph!r}")
+        raise InputError(f"graph must be 'strong' or 'all', got {graph!r}")
     if threshold is not None:
         density = None
     if threshold is None and density is None:
-        raise ValueError("give a threshold (|weight| value) or a density (fraction of synapses kept) for strong synapses")
+        raise InputError("give a threshold (|weight| value) or a density (fraction of synapses kept) for strong synapses")
     if isinstance(triads, str):
         triads = None if triads.strip() in ("", "none") else triads.strip()
     triad_pops = None if triads in (None, "all") else [p.strip() for p in (triads.split(",") if isinstance(triads, str) else triads)]
@@ -265,6 +264,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                 f"{path} has layer sizes {list(snaps.sizes)} but {results_dir / 'config.toml'} says {list(config['sizes'])}; "
                 "the snapshots do not belong to this run (rerun it, or remove the stale file)"
             )
+        if config is not None and snaps.config_hash and config.get("config_hash") not in (None, snaps.config_hash):
+            raise SnapshotError(
+                f"{path} was made by another configuration than {results_dir / 'config.toml'} (their hashes differ); "
+                "the snapshots do not belong to this run (rerun it, or remove the stale file)"
+            )
         loaded[preset] = snaps
     all_sizes = {preset: list(snaps.sizes) for preset, snaps in loaded.items()}
     if len({tuple(v) for v in all_sizes.values()}) > 1:
@@ -273,6 +277,7 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             "one run's presets share one circuit: remove the stale files or inspect them with --presets"
         )
     sizes = next(iter(loaded.values())).sizes
+    statuses = _run_statuses(results_dir)
     X, Y = _held_out(config, list(sizes), n_samples, echo)
     f = config["activation"] if config else "tanh"
     output = config["output"] if config else "softmax"
@@ -302,7 +307,7 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             entries.append(entry)
             if k == last:
                 final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
-        entries_by_preset[preset] = [verdict_entry(align[-1], run_seed, _preset_status(results_dir, preset))]
+        entries_by_preset[preset] = [verdict_entry(align[-1], run_seed, statuses.get(preset) or "done")]
         census[preset] = motif[-1]["layers"] if has_loops else {}
         write_json(dest / "motifs.json", {
             "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
@@ -434,7 +439,7 @@ def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALP
             X, Y = _held_out(cfg, list(snaps.sizes), n_samples, echo)
             last = Snapshots(snaps.sizes, snaps.steps[-1:], {k: v[-1:] for k, v in snaps.weights.items()}, snaps.masks)
             row = alignment_timecourse(last, X, Y, config["activation"], config["output"])[0]
-            runs[p].append(verdict_entry(row, run_seed, _preset_status(d, p)))
+            runs[p].append(verdict_entry(row, run_seed, _run_statuses(d).get(p) or "done"))
             loaded.setdefault(p, snaps)
     verdicts = seed_verdicts(runs, _null_for(loaded, n_draws, seed), alpha)
     for v in verdicts.values():
@@ -496,11 +501,11 @@ def register(subparsers):
 
 def _command(args):
     if args.n_null < 2:
-        raise ValueError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
+        raise InputError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
     if not 0 < args.alpha < 1:
-        raise ValueError(f"--alpha must be in (0, 1), got {args.alpha}")
+        raise InputError(f"--alpha must be in (0, 1), got {args.alpha}")
     if args.n_draws < 1 or (1 / (args.n_draws + 1)) >= args.alpha:
-        raise ValueError(f"--null-draws {args.n_draws} cannot reach p < {args.alpha:g}; "
+        raise InputError(f"--null-draws {args.n_draws} cannot reach p < {args.alpha:g}; "
                          f"use at least {int(np.ceil(1 / args.alpha))} draws")
     echo = lambda line: print(line, file=sys.stdout)  # noqa: E731
     if len(args.results_dir) > 1:

@@ -24,7 +24,8 @@ the null, and its forward-feedback angle is clearly below every matched
 ablation present (at least one must be present; the verdict names the missing
 ones). Otherwise it is NOT ASSEMBLED, with the test that decided it. Presets
 with U = V = I are *structured by construction*: their alignment is reported,
-with no self-assembly claim. A preset whose run diverged is DIVERGED.
+with no self-assembly claim. A preset whose run diverged or became unstable
+is DIVERGED or UNSTABLE: no verdict on its last weights.
 
 Gradient angles (the circuit's dW against the backprop gradient) are reported
 beside the forward-feedback angles, paired the same way, but do not decide.
@@ -170,7 +171,8 @@ def seed_verdicts(runs, null, alpha=ALPHA):
     -------
     dict of str -> dict
         Per preset: ``verdict`` (``ASSEMBLED``, ``NOT ASSEMBLED``, ``UNDECIDED``,
-        ``STRUCTURED`` or ``DIVERGED``), ``decided_by`` (the test that decided,
+        ``STRUCTURED``, or the run's status in capitals when it did not end
+        "done": ``DIVERGED``, ``UNSTABLE``), ``decided_by`` (the test that decided,
         in words), ``seeds``, the angles (mean over seeds), ``null`` (per layer
         and measure: the largest p-value over seeds and the null's median),
         ``ablations`` (per ablation and layer: paired difference and interval),
@@ -185,8 +187,9 @@ def seed_verdicts(runs, null, alpha=ALPHA):
         res = {"preset": preset, "seeds": [e.get("seed") for e in entries], "notes": []}
         bad = [e for e in entries if e.get("status", "done") != "done"]
         if bad:
-            res.update(verdict="DIVERGED", decided_by=f"the run stopped ({bad[0]['status']}) in seed "
-                                                      f"{bad[0].get('seed')}: no verdict on its last weights")
+            res.update(verdict=str(bad[0]["status"]).upper(),
+                       decided_by=f"the run was {bad[0]['status']} in seed {bad[0].get('seed')}: "
+                                  "no verdict on its last weights")
             out[preset] = res
             continue
         res["ff_angle"] = {l: float(np.mean([e["ff"][l] for e in entries])) for l in _layers_of(entries, "ff")}
