@@ -47,6 +47,7 @@ from .circuits.network import DivergenceError, Stimulus, build_circuit, configur
 from . import __version__
 from .config import ConfigError, ExperimentConfig, load_config
 from .datasets import load_dataset
+from .plasticity.presets import STABLE_U_RATIO
 from .errors import RunFolderError
 from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots,
                  population_names, remove_temporary_files, save_snapshots, write_csv, write_json)
@@ -203,7 +204,7 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None):
         where = (f"the output rates became NaN/Inf at presentation {bad_rates}" if bad_rates is not None
                  else "the weights became NaN/Inf")
         message = (f"preset {preset!r} diverged: {where}; snapshots up to presentation {int(steps[-1])} are kept. "
-                   f"{divergence_advice(config)}")
+                   f"{divergence_advice(config, rules)}")
     wall = time.perf_counter() - t0
     snapshots = Snapshots(sizes=config.sizes, steps=steps, weights=recorded, masks=masks)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -212,7 +213,7 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None):
         why = instability(rows)
         if why:
             status = "unstable"
-            message = f"preset {preset!r} is unstable: {why}. {divergence_advice(config)}"
+            message = f"preset {preset!r} is unstable: {why}. {divergence_advice(config, rules)}"
     return PresetResult(preset, snapshots, rows, wall, status, message)
 
 
@@ -248,12 +249,14 @@ def instability(rows):
     return None
 
 
-def divergence_advice(config):
+def divergence_advice(config, rules=None):
     """What to change after a divergence: the plasticity parameters that are far above their defaults.
 
-    Names every float in [plasticity] more than 10 times its default, and eta
-    * lam when it is 1 or more (the decay then overshoots zero every step);
-    otherwise suggests lowering eta.
+    Names every float in [plasticity] more than 10 times its default, eta *
+    lam when it is 1 or more (the decay then overshoots zero every step), and,
+    for a preset whose U reconstructs (``rules``), eta_u / eta_c above
+    :data:`~selfassembly.plasticity.presets.STABLE_U_RATIO` (U's rule is stable
+    only while V mirrors U faster than U moves); otherwise suggests lowering eta.
     """
     defaults = ExperimentConfig()
     large = []
@@ -264,6 +267,10 @@ def divergence_advice(config):
     tips = []
     if large:
         tips.append("Lower " + ", ".join(large) + ".")
+    if rules is not None and rules.cross.u == "reconstruct" and config.eta_u > STABLE_U_RATIO * config.eta_c:
+        tips.append(f"U's reconstruction rule is stable only while V mirrors U faster than U moves: eta_u / eta_c "
+                    f"is {config.eta_u / config.eta_c:.3g}, above {STABLE_U_RATIO:g}, the largest ratio stable in "
+                    "every measured case (docs/model.md); lower plasticity.eta_u or raise plasticity.eta_c.")
     if config.eta * config.lam >= 1:
         tips.append(f"eta * lam = {config.eta * config.lam:g} >= 1 makes the weight decay overshoot zero at every "
                     "step; keep it well below 1.")

@@ -178,6 +178,10 @@ FLAG_CASES = [
          ["at most tau_r_ms / 2"]),
     Case("mnist-folder-missing", lambda c: _quick(c, "--mnist", str(c.path("nowhere")), *MNIST_SIZES), 2,
          ["MNIST folder", "nowhere does not exist"]),
+    Case("unstable-u-rule", lambda c: _quick(c, "--presets", "four_synapse", "--eta-u", "0.02"), 3,
+         ["four_synapse (diverged)", "eta_u / eta_c is 10, above 0.25", "lower plasticity.eta_u or raise plasticity.eta_c"]),
+    Case("unknown-u-rule", lambda c: _quick(c, "--cross-u", "oja"), 2,
+         ["plasticity.cross_u: unknown value 'oja'; valid values: fixed, reconstruct, hebbian"]),
 ]
 
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from .rules import CrossStreamRule, FeedbackRule, ForwardRule
 
-__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "make_preset"]
+__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "STABLE_U_RATIO", "make_preset"]
 
 
 @dataclass(frozen=True)
@@ -100,6 +100,11 @@ RANDOM_START = tuple(name for name, spec in PRESETS.items() if spec[3] == "rando
 #: eta_u = eta_c / 4: U's rule is stable only while V mirrors U faster than U moves
 #: (docs/model.md, "Stability of the cross-stream rules", for the measured region).
 DEFAULT_PARAMS = {"eta": 0.02, "lam": 0.02, "eta_c": 0.002, "lam_c": 1.0, "sigma_xi": 1.0, "eta_u": 0.0005}
+
+#: the largest eta_u / eta_c at which U's reconstruction rule was stable in every case of the
+#: stability scan (benchmarks/results/cross_stability: tanh and relu, 64-128-128-10 and
+#: 64-64-64-64-10, eta_c 0.001-0.004); at 1/2 it diverged at eta_c >= 0.002 with 128 units
+STABLE_U_RATIO = 0.25
 
 
 def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_c=DEFAULT_PARAMS["eta_c"],
