@@ -242,6 +242,40 @@ def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
         np.testing.assert_allclose(got[k], want[k], rtol=1e-9, atol=1e-12, err_msg=k)
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cython", "cpp_standalone"])
+def test_compiled_targets_compute_the_new_rule(rng, seed, tmp_path, target):
+    """four_synapse (V mirror, U reconstruction, V_L) on a compiled target equals reference.py fed
+    with the spontaneous activity that target drew (each target has its own random stream)."""
+    import brian2 as b2
+
+    from selfassembly.circuits import configure_target
+
+    sizes = [6, 5, 4, 3]
+    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.05, eta_c=0.05, eta_u=0.0125)
+    stim = small_problem(rng, sizes, n_steps=6)
+    configure_target(target, cache_dir=str(tmp_path / "cache"), standalone_dir=str(tmp_path / "sa"))
+    try:
+        b2.seed(seed)
+        c = build_circuit(sizes, rules, w, m, stim)
+        # the noise as each step used it: recorded after the update at the start of the step
+        mons = {l: b2.StateMonitor(c.A[l], "spont", record=True, when="start", order=1) for l in (1, 2, 3)}
+        c.network.add(*mons.values())
+        c.run(len(stim.order))
+        got = c.weights()
+        xi = {l: np.asarray(mon.spont) for l, mon in mons.items()}  # (n_l, steps)
+    finally:
+        configure_target("numpy")
+    expected = dict(w)
+    for k, sample in enumerate(stim.order):
+        sig = ref.sweep(expected, stim.X[sample], stim.Y[sample])
+        expected = ref.plasticity_step(expected, sig, rules, {l: xi[l][:, k] for l in xi})
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    for name in ("U1", "U3", "V3"):
+        assert not np.allclose(got[name], w[name])
+
+
 # ---- bad input ---------------------------------------------------------------
 
 def test_unknown_names_list_valid_ones():
