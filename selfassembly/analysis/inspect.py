@@ -52,7 +52,7 @@ from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
 from .verdict import ALPHA, N_DRAWS, format_seed_verdict, random_null, seed_verdicts
 
-__all__ = ["inspect_results", "inspect_seeds", "verdict_entry", "read_run_config", "find_snapshots", "register"]
+__all__ = ["inspect_results", "inspect_seeds", "seed_run_verdicts", "verdict_entry", "read_run_config", "find_snapshots", "register"]
 
 
 def read_run_config(results_dir):
@@ -386,17 +386,14 @@ def _differences(a, b, prefix=""):
     return out
 
 
-def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALPHA, n_draws=N_DRAWS, seed=0,
-                  echo=print):
-    """The across-seed verdict of several run folders of one configuration.
+def seed_run_verdicts(run_dirs, presets=None, n_samples=200, alpha=ALPHA, n_draws=N_DRAWS, seed=0, echo=print):
+    """The across-seed verdicts of several run folders of one configuration (nothing is written).
 
     Parameters
     ----------
     run_dirs : list of str or Path
         Folders written by ``selfassembly run`` whose configurations differ only
-        in ``training.seed``.
-    out_dir : str or Path, optional
-        Where ``verdicts.json`` goes (default ``<parent of the first>/inspect_seeds``).
+        in ``training.seed`` (one folder is allowed: a one-seed verdict).
     presets : list of str, optional
         Restrict to these presets (default: those present in every folder).
     n_samples : int
@@ -404,11 +401,13 @@ def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALP
     alpha, n_draws, seed
         As in :func:`inspect_results`.
     echo : callable
+        Receives notes (e.g. a data set that cannot be loaded).
 
     Returns
     -------
-    dict of str -> dict
+    verdicts : dict of str -> dict
         ``{preset: verdict}`` (:func:`~selfassembly.analysis.verdict.seed_verdicts`).
+    seeds : list of int
 
     Raises
     ------
@@ -438,18 +437,33 @@ def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALP
     runs = {p: [] for p in common}
     loaded = {}
     for d, files, run_seed in zip(run_dirs, found, seeds):
-        cfg = read_run_config(d)
+        cfg, statuses = read_run_config(d), _run_statuses(d)
         for p in common:
             snaps = load_snapshots(files[p])
             X, Y = _held_out(cfg, list(snaps.sizes), n_samples, echo)
             last = Snapshots(snaps.sizes, snaps.steps[-1:], {k: v[-1:] for k, v in snaps.weights.items()}, snaps.masks)
             row = alignment_timecourse(last, X, Y, config["activation"], config["output"])[0]
-            runs[p].append(verdict_entry(row, run_seed, _run_statuses(d).get(p) or "done"))
+            runs[p].append(verdict_entry(row, run_seed, statuses.get(p) or "done"))
             loaded.setdefault(p, snaps)
-    verdicts = seed_verdicts(runs, _null_for(loaded, n_draws, seed), alpha)
+    return seed_verdicts(runs, _null_for(loaded, n_draws, seed), alpha), seeds
+
+
+def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALPHA, n_draws=N_DRAWS, seed=0,
+                  echo=print):
+    """The across-seed verdict of several run folders of one configuration, printed and written.
+
+    Parameters and errors as :func:`seed_run_verdicts`; ``out_dir`` is where
+    ``verdicts.json`` goes (default ``<parent of the first>/inspect_seeds``).
+
+    Returns
+    -------
+    dict of str -> dict
+        ``{preset: verdict}``.
+    """
+    verdicts, seeds = seed_run_verdicts(run_dirs, presets, n_samples, alpha, n_draws, seed, echo)
     for v in verdicts.values():
         echo(format_seed_verdict(v))
-    out_dir = Path(out_dir) if out_dir is not None else run_dirs[0].parent / "inspect_seeds"
+    out_dir = Path(out_dir) if out_dir is not None else Path(run_dirs[0]).parent / "inspect_seeds"
     write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
                                             "runs": [str(d) for d in run_dirs], "seeds": seeds, "presets": verdicts})
     echo(f"wrote {out_dir / 'verdicts.json'}")
