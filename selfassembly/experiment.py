@@ -39,7 +39,8 @@ from .config import ConfigError, ExperimentConfig, load_config
 from .datasets import load_dataset
 from .io import Snapshots, atomic_write_text, save_snapshots, write_csv, write_json
 
-__all__ = ["run_experiment", "run_preset", "PresetResult", "presentation_order", "metrics_rows"]
+__all__ = ["run_experiment", "run_preset", "PresetResult", "presentation_order", "metrics_rows",
+           "prepare_run_folder", "preset_done", "record_preset"]
 
 #: held-out samples used for the gradient-alignment angle at each snapshot
 N_GRADIENT_SAMPLES = 100
@@ -212,7 +213,47 @@ def run_experiment(config, out=None, progress=True):
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError("config must be an ExperimentConfig (see selfassembly.config)")
-    out = Path(out) if out else _default_out()
+    out = prepare_run_folder(Path(out) if out else _default_out(), config)
+    data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
+    if config.max_train:
+        data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
+    _progress(f"selfassembly run: {', '.join(config.presets)} on {config.dataset} {config.sizes}, "
+              f"{config.epochs} epochs of {len(data.X_train)} samples, {config.mode} mode, {config.target} target -> {out}",
+              progress)
+    t0 = time.perf_counter()
+    for preset in config.presets:
+        if preset_done(out, config, preset):
+            _progress(f"{preset}: already done in {out}, skipped", progress)
+            continue
+        result = run_preset(config, preset, data, progress, standalone_dir=str(out / "build" / preset))
+        record_preset(out, config, result)
+        if result.status == "diverged":
+            raise DivergenceError(result.message + f" Results so far are in {out}.")
+    summary = _read_summary(out)
+    _progress(format_summary(summary, config), progress)
+    _progress(f"total {time.perf_counter() - t0:.0f} s; results in {out}", progress)
+    return summary
+
+
+def prepare_run_folder(out, config):
+    """Create the run folder ``out`` and write (or check) its ``config.toml``.
+
+    Parameters
+    ----------
+    out : path
+    config : ExperimentConfig
+
+    Returns
+    -------
+    Path
+        The folder.
+
+    Raises
+    ------
+    ConfigError
+        If ``out`` already holds results of a different configuration.
+    """
+    out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.toml"
     if config_path.exists():
@@ -222,34 +263,41 @@ def run_experiment(config, out=None, progress=True):
                               f"(or rerun with --config {config_path} to resume that run)")
     else:
         atomic_write_text(config_path, config.to_toml())
-    data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
-    if config.max_train:
-        data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
-    summary_path, metrics_path = out / "summary.json", out / "metrics.csv"
+    return out
+
+
+def _read_summary(out):
+    summary_path = Path(out) / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
     summary.setdefault("presets", {})
+    return summary
+
+
+def preset_done(out, config, preset):
+    """Whether the run folder ``out`` already holds a finished ``preset`` (summary status and snapshots)."""
+    out = Path(out)
+    done = _read_summary(out)["presets"].get(preset, {}).get("status") == "done"
+    return done and (out / "snapshots" / f"{preset}.npz").exists()
+
+
+def record_preset(out, config, result):
+    """Write one :class:`PresetResult` into the run folder ``out``.
+
+    Its snapshots, its rows of ``metrics.csv`` (replacing any earlier ones of
+    the preset), its entry of ``summary.json`` and the training plots, each
+    file atomically. The folder must have been made by :func:`prepare_run_folder`.
+    """
+    out = Path(out)
+    summary_path, metrics_path = out / "summary.json", out / "metrics.csv"
+    summary = _read_summary(out)
     rows = _read_csv(metrics_path) if metrics_path.exists() else []
-    _progress(f"selfassembly run: {', '.join(config.presets)} on {config.dataset} {config.sizes}, "
-              f"{config.epochs} epochs of {len(data.X_train)} samples, {config.mode} mode, {config.target} target -> {out}",
-              progress)
-    t0 = time.perf_counter()
-    for preset in config.presets:
-        done = summary["presets"].get(preset, {}).get("status") == "done"
-        if done and (out / "snapshots" / f"{preset}.npz").exists():
-            _progress(f"{preset}: already done in {out}, skipped", progress)
-            continue
-        result = run_preset(config, preset, data, progress, standalone_dir=str(out / "build" / preset))
-        save_snapshots(out / "snapshots" / f"{preset}.npz", result.snapshots)
-        rows = [r for r in rows if r["preset"] != preset] + result.rows
-        write_csv(metrics_path, rows)
-        summary["presets"][preset] = result.summary()
-        summary["total_wall_time_s"] = round(summary.get("total_wall_time_s", 0) + result.wall_time, 2)
-        write_json(summary_path, summary)
-        write_training_plots(out, rows)
-        if result.status == "diverged":
-            raise DivergenceError(result.message + f" Results so far are in {out}.")
-    _progress(format_summary(summary, config), progress)
-    _progress(f"total {time.perf_counter() - t0:.0f} s; results in {out}", progress)
+    save_snapshots(out / "snapshots" / f"{result.preset}.npz", result.snapshots)
+    rows = [r for r in rows if r["preset"] != result.preset] + result.rows
+    write_csv(metrics_path, rows)
+    summary["presets"][result.preset] = result.summary()
+    summary["total_wall_time_s"] = round(summary.get("total_wall_time_s", 0) + result.wall_time, 2)
+    write_json(summary_path, summary)
+    write_training_plots(out, rows)
     return summary
 
 
