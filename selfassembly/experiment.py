@@ -106,29 +106,54 @@ def _progress(msg, stream):
         print(msg, file=sys.stdout if stream is True else stream, flush=True)
 
 
-def run_preset(config, preset, data, progress=True, standalone_dir=None):
+def run_preset(config, preset, data, progress=True, standalone_dir=None, binaries=None):
     """Train one preset and return a :class:`PresetResult`.
 
     Runtime targets stop at the first recording step after output rates or
     weights became NaN/Inf (cpp_standalone runs to the end and is checked
     after); the result then has status ``"diverged"`` and holds the snapshots
     taken before the output rates first became non-finite.
+
+    Parameters
+    ----------
+    config : ExperimentConfig
+    preset : str
+    data : Dataset
+    progress : True, file or None
+        Where progress lines go (True: standard output; None: silent).
+    standalone_dir : str, optional
+        Where cpp_standalone writes and compiles its project.
+    binaries : selfassembly.binaries.StandaloneBinaries, optional
+        cpp_standalone only: reuse a compiled binary of the same structure
+        with new parameters through ``run_args`` (used by the sweep).
     """
     rules = config.rules(preset)
     mode = config.time_mode()
-    weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
     n_train = len(data.X_train)
     order = presentation_order(n_train, config.epochs, config.seed)
     n_total = len(order)
     record_every = max(1, n_train // config.records_per_epoch)
-    stimulus = Stimulus(data.X_train, data.Y_train, order)
+
+    def make_circuit():
+        weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
+        stimulus = Stimulus(data.X_train, data.Y_train, order)
+        return build_circuit(config.sizes, rules, weights, masks, stimulus, mode, config.activation, config.output,
+                             record_every=record_every, name=preset)
+
+    t0 = time.perf_counter()
+    diverged_at = None
+    if binaries is not None and config.target == "cpp_standalone":
+        _progress(f"{preset}: running {n_total} presentations (cpp_standalone, compiled once per structure)", progress)
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            circuit = binaries.run(config, preset, n_total, make_circuit, standalone_dir)
+            steps, recorded = circuit.recorded_weights()
+            final = circuit.weights()
+        return _preset_result(config, preset, data, circuit, steps, recorded, final, diverged_at, n_total, t0)
     configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
     b2.seed(config.seed)
     np.random.seed(config.seed)
     t0 = time.perf_counter()
-    circuit = build_circuit(config.sizes, rules, weights, masks, stimulus, mode, config.activation, config.output,
-                            record_every=record_every, name=preset)
-    diverged_at = None
+    circuit = make_circuit()
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if circuit.is_standalone:
             _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone)", progress)
@@ -150,6 +175,13 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None):
                           progress)
         steps, recorded = circuit.recorded_weights()
         final = circuit.weights()
+    return _preset_result(config, preset, data, circuit, steps, recorded, final, diverged_at, n_total, t0)
+
+
+def _preset_result(config, preset, data, circuit, steps, recorded, final, diverged_at, n_total, t0):
+    """Snapshots (cut at a divergence), metric rows and status of a finished simulation."""
+    n_train = len(data.X_train)
+    masks = circuit.masks
     steps = np.append(steps, diverged_at or n_total)
     recorded = {k: np.concatenate([v, final[k][None]]) for k, v in recorded.items()}
     bad_rates = circuit.first_bad_presentation()
