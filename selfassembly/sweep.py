@@ -65,7 +65,8 @@ from .config import ConfigError, ExperimentConfig, load_config, quick_config
 from .io import SnapshotError, atomic_write_text, load_snapshots, write_csv, write_json
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "run_sweep", "sweep_rows",
-           "point_verdicts", "verdict_positive", "sweep_groups", "register", "KILL_ONCE_ENV"]
+           "point_verdicts", "verdict_positive", "sweep_groups", "register", "KILL_ONCE_ENV", "pending",
+           "effective_key"]
 
 #: keys of [sweep] that are not configuration keys
 _RESERVED = ("seeds", "zip", "reference")
@@ -424,6 +425,57 @@ def _check_folder(sweep, out):
                              "choose a new --out folder, or rerun with the sweep file that wrote it")
 
 
+def effective_key(config, preset):
+    """What the run of ``preset`` under ``config`` depends on: the configuration without the other presets and
+    without the runtime parameters (:data:`~selfassembly.binaries.RUNTIME_PARAMETERS`) that the preset's rules
+    do not use (e.g. sigma_xi for a preset without the mirror rule). Equal keys give identical runs.
+
+    >>> from selfassembly.config import ExperimentConfig
+    >>> a, b = ExperimentConfig(sigma_xi=0.5), ExperimentConfig(sigma_xi=2.0)
+    >>> effective_key(a, "kolen_pollack") == effective_key(b, "kolen_pollack")
+    True
+    >>> effective_key(a, "four_synapse") == effective_key(b, "four_synapse")
+    False
+    """
+    from .binaries import RUNTIME_PARAMETERS
+
+    rules = config.rules(preset)
+    used = set(rules.forward.parameters())
+    if rules.feedback.plastic:
+        used |= set(rules.feedback.parameters())
+    if rules.cross.changes:
+        used |= set(rules.cross.parameters())
+    if rules.cross.needs_noise:
+        used.add("sigma_xi")
+    d = config.to_dict()
+    d["training"].pop("presets")
+    for section in d.values():
+        for name in set(RUNTIME_PARAMETERS) - used:
+            section.pop(name, None)
+    return repr((preset, sorted((k, sorted(v.items())) for k, v in d.items())))
+
+
+def pending(sweep, out):
+    """What a run of ``sweep`` into ``out`` still has to do.
+
+    Returns
+    -------
+    todo : list of list of (Point, str)
+        One entry per simulation: the (point, preset) runs it stands for (runs
+        with equal :func:`effective_key` are simulated once).
+    skipped : int
+        Runs already done (verified by loading their snapshots).
+    """
+    groups, skipped = {}, 0
+    for p in sweep.points:
+        for preset in sweep.presets:
+            if _verified_done(Path(out) / "points" / p.id, p.config, preset):
+                skipped += 1
+            else:
+                groups.setdefault(effective_key(p.config, preset), []).append((p, preset))
+    return list(groups.values()), skipped
+
+
 def _structure_order(point, preset):
     from .binaries import structure_key
 
@@ -499,16 +551,12 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     write_csv(out / "points.csv", [{"point": p.id, "seed": p.seed, **{k: json.dumps(v) if isinstance(v, list) else v
                                                                     for k, v in p.values.items()}}
                                    for p in sweep.points])
-    todo, skipped = [], 0
-    for p in sweep.points:
-        for preset in sweep.presets:
-            if _verified_done(out / "points" / p.id, p.config, preset):
-                skipped += 1
-            else:
-                todo.append((p, preset))
+    todo, skipped = pending(sweep, out)
     n_tasks = len(sweep.points) * len(sweep.presets)
+    n_todo = sum(len(members) for members in todo)
     _progress(f"selfassembly sweep: {len(sweep.points)} points x {len(sweep.presets)} presets = {n_tasks} runs; "
-              f"{skipped} already done, {len(todo)} to run -> {out}", progress)
+              f"{skipped} already done, {n_todo} to do in {len(todo)} simulations "
+              f"(runs that differ only in parameters their preset does not use are simulated once) -> {out}", progress)
     failures, stats = {}, {"compiles": 0, "compile_s": 0.0, "reused": 0}
     t0 = time.perf_counter()
     n_workers, make_jobs, dashboard = 0, 1, None
@@ -519,27 +567,31 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
             _progress(f"dask: {n_workers} workers ({'scheduler ' + scheduler if scheduler else 'local cluster'})"
                       + (f", dashboard {dashboard}" if dashboard else ", no dashboard (install bokeh for one)"), progress)
             # same compiled structure one after another, so that workers reuse their binaries
-            todo.sort(key=lambda t: (_structure_order(*t), t[0].id))
+            todo.sort(key=lambda m: (_structure_order(*m[0]), m[0][0].id))
             token = uuid.uuid4().hex[:8]
             futures = {}
-            for p, preset in todo:
+            for members in todo:
+                p, preset = members[0]
                 fut = client.submit(run_task, p.config.to_dict(), preset, make_jobs, key=f"{p.id}/{preset}-{token}",
                                     retries=retries, pure=False)
-                futures[fut] = (p, preset)
+                futures[fut] = members
             done = failed = 0
             for fut in as_completed(futures):
-                p, preset = futures.pop(fut)
-                label = f"{p.id} {preset}"
+                members = futures.pop(fut)
+                p, preset = members[0]
+                label = f"{p.id} {preset}" + (f" (and {len(members) - 1} more points)" if len(members) > 1 else "")
                 try:
                     res = fut.result()
                 except Exception as exc:  # the task raised (after its retries) or kept killing workers
                     failed += 1
-                    failures[(p.id, preset)] = f"{type(exc).__name__}: {exc}"
+                    for q, _ in members:
+                        failures[(q.id, preset)] = f"{type(exc).__name__}: {exc}"
                     status = f"FAILED: {type(exc).__name__}: {exc}"
                 else:
                     result = res["result"]
-                    point_dir = prepare_run_folder(out / "points" / p.id, p.config)
-                    record_preset(point_dir, p.config, result)
+                    for q, _ in members:  # written as it arrives: the point folders of every run it stands for
+                        point_dir = prepare_run_folder(out / "points" / q.id, q.config)
+                        record_preset(point_dir, q.config, result)
                     stats["compiles"] += res["compiles"]
                     stats["compile_s"] += res["compile_s"]
                     stats["reused"] += int(res["reused"])
@@ -564,12 +616,13 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     write_csv(out / "sweep.csv", rows)
     statuses = [r["status"] for r in rows]
     summary = {
-        "points": len(sweep.points), "presets": sweep.presets, "runs": n_tasks, "skipped": skipped, "ran": len(todo),
+        "points": len(sweep.points), "presets": sweep.presets, "runs": n_tasks, "skipped": skipped, "ran": n_todo,
+        "simulations": len(todo),
         "done": statuses.count("done"), "diverged": statuses.count("diverged"), "failed": statuses.count("failed"),
         "missing": statuses.count("missing"),
         "workers": n_workers, "scheduler": scheduler or "local", "dashboard": dashboard,
         "wall_time_s": round(wall, 2),
-        "runs_per_minute": round(len(todo) / wall * 60, 2) if todo and wall > 0 else None,
+        "simulations_per_minute": round(len(todo) / wall * 60, 2) if todo and wall > 0 else None,
         "compiled_binaries": stats["compiles"], "compile_time_s": round(stats["compile_s"], 2),
         "binary_reuses": stats["reused"], "make_jobs": make_jobs,
         "failures": {f"{k[0]}/{k[1]}": v for k, v in failures.items()},
