@@ -559,9 +559,10 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
               f"(runs that differ only in parameters their preset does not use are simulated once) -> {out}", progress)
     failures, stats = {}, {"compiles": 0, "compile_s": 0.0, "reused": 0}
     t0 = time.perf_counter()
-    n_workers, make_jobs, dashboard = 0, 1, None
+    n_workers, make_jobs, dashboard, start_s = 0, 1, None, 0.0
     if todo:
         client, cluster, n_workers, make_jobs = _start_client(workers, scheduler)
+        start_s = time.perf_counter() - t0
         try:
             dashboard = _dashboard(client)
             _progress(f"dask: {n_workers} workers ({'scheduler ' + scheduler if scheduler else 'local cluster'})"
@@ -621,7 +622,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
         "done": statuses.count("done"), "diverged": statuses.count("diverged"), "failed": statuses.count("failed"),
         "missing": statuses.count("missing"),
         "workers": n_workers, "scheduler": scheduler or "local", "dashboard": dashboard,
-        "wall_time_s": round(wall, 2),
+        "wall_time_s": round(wall, 2), "cluster_start_s": round(start_s, 2),
         "simulations_per_minute": round(len(todo) / wall * 60, 2) if todo and wall > 0 else None,
         "compiled_binaries": stats["compiles"], "compile_time_s": round(stats["compile_s"], 2),
         "binary_reuses": stats["reused"], "make_jobs": make_jobs,
