@@ -69,7 +69,8 @@ def cpp_reuse(args, work):
     base = ExperimentConfig(sizes=args.cpp_sizes, presets=["four_synapse"], epochs=1, max_train=args.max_train,
                             target="cpp_standalone")
     data = load_dataset(base.dataset, base.test_fraction, base.seed, None)
-    data.X_train, data.Y_train = data.X_train[: base.max_train], data.Y_train[: base.max_train]
+    if base.max_train:
+        data.X_train, data.Y_train = data.X_train[: base.max_train], data.Y_train[: base.max_train]
     values = [0.001 * 2 ** k for k in range(args.cpp_points)]
     load0 = _load()
     each = []
@@ -84,7 +85,7 @@ def cpp_reuse(args, work):
         t = time.perf_counter()
         run_preset(base.replace(eta_c=v), "four_synapse", data, progress=None, binaries=binaries)
         reused.append(time.perf_counter() - t)
-    return {"points": len(values), "sizes": args.cpp_sizes, "presentations": base.max_train, "make_jobs": jobs,
+    return {"points": len(values), "sizes": args.cpp_sizes, "presentations": len(data.X_train), "make_jobs": jobs,
             "compile_each_s": [round(x, 2) for x in each], "reuse_s": [round(x, 2) for x in reused],
             "compile_each_per_point_s": round(sum(each) / len(each), 2),
             "reuse_per_point_s": round(sum(reused) / len(reused), 2),
@@ -119,7 +120,7 @@ def main(argv=None):
     ap.add_argument("--points", type=int, default=8, help="sweep points (one simulation each)")
     ap.add_argument("--sizes", type=lambda s: [int(x) for x in s.split(",")], default=[64, 128, 128, 10])
     ap.add_argument("--epochs", type=int, default=2)
-    ap.add_argument("--max-train", dest="max_train", type=int, default=0)
+    ap.add_argument("--max-train", dest="max_train", type=int, default=0, help="training samples (0: all)")
     ap.add_argument("--cpp-points", dest="cpp_points", type=int, default=3, help="cpp_standalone points (0: skip)")
     ap.add_argument("--cpp-sizes", dest="cpp_sizes", type=lambda s: [int(x) for x in s.split(",")],
                     default=[64, 32, 32, 10])

@@ -51,6 +51,7 @@ import logging
 import math
 import os
 import re
+import signal
 import sys
 import time
 import tomllib
@@ -347,7 +348,7 @@ def _maybe_kill_self():
         return
     os.write(fd, str(os.getpid()).encode())
     os.close(fd)
-    os.kill(os.getpid(), 9)
+    os.kill(os.getpid(), signal.SIGKILL)
 
 
 def run_task(config_dict, preset, make_jobs=1):
@@ -557,7 +558,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     _progress(f"selfassembly sweep: {len(sweep.points)} points x {len(sweep.presets)} presets = {n_tasks} runs; "
               f"{skipped} already done, {n_todo} to do in {len(todo)} simulations "
               f"(runs that differ only in parameters their preset does not use are simulated once) -> {out}", progress)
-    failures, stats = {}, {"compiles": 0, "compile_s": 0.0, "reused": 0}
+    failures, summaries, stats = {}, {}, {"compiles": 0, "compile_s": 0.0, "reused": 0}
     t0 = time.perf_counter()
     n_workers, make_jobs, dashboard, start_s = 0, 1, None, 0.0
     if todo:
@@ -593,6 +594,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
                     for q, _ in members:  # written as it arrives: the point folders of every run it stands for
                         point_dir = prepare_run_folder(out / "points" / q.id, q.config)
                         record_preset(point_dir, q.config, result)
+                        summaries.pop(q.id, None)  # reread once from its folder
                     stats["compiles"] += res["compiles"]
                     stats["compile_s"] += res["compile_s"]
                     stats["reused"] += int(res["reused"])
@@ -607,7 +609,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
                 left = elapsed / finished * (len(todo) - finished)
                 _progress(f"[{finished}/{len(todo)}] {label}: {status} | {failed} failed | "
                           f"{elapsed:.0f} s, about {left:.0f} s left", progress)
-                write_csv(out / "sweep.csv", sweep_rows(sweep, out, failures, verdicts=False))
+                write_csv(out / "sweep.csv", sweep_rows(sweep, out, failures, verdicts=False, summaries=summaries))
         finally:
             client.close()
             if cluster is not None:
@@ -648,7 +650,7 @@ def _worst(values):
     return max(vals) if vals else None
 
 
-def sweep_rows(sweep, out, failures=None, verdicts=True):
+def sweep_rows(sweep, out, failures=None, verdicts=True, summaries=None):
     """One row per point and preset, read back from the point folders.
 
     Parameters
@@ -660,6 +662,9 @@ def sweep_rows(sweep, out, failures=None, verdicts=True):
         ``(point id, preset) -> message`` of tasks that failed in this run.
     verdicts : bool
         Compute the across-seed verdict column (needs every seed).
+    summaries : dict, optional
+        ``point id -> summary.json contents`` already in memory (read from
+        the folder, and stored here, where missing).
 
     Returns
     -------
@@ -668,9 +673,12 @@ def sweep_rows(sweep, out, failures=None, verdicts=True):
     out = Path(out)
     failures = failures or {}
     rows = []
+    summaries = {} if summaries is None else summaries
     for p in sweep.points:
-        path = out / "points" / p.id / "summary.json"
-        presets = json.loads(path.read_text()).get("presets", {}) if path.is_file() else {}
+        if p.id not in summaries:
+            path = out / "points" / p.id / "summary.json"
+            summaries[p.id] = json.loads(path.read_text()) if path.is_file() else {}
+        presets = summaries[p.id].get("presets", {})
         for preset in sweep.presets:
             row = {"point": p.id, "group": p.group, "seed": p.seed, "preset": preset}
             row.update({k: json.dumps(v) if isinstance(v, list) else v for k, v in p.values.items()})
