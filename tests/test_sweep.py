@@ -225,3 +225,24 @@ def test_failed_point_is_recorded_and_others_finish(tmp_path, capsys):
     assert rows["digits"]["status"] == "done"
     assert rows["mnist"]["status"] == "failed" and "nonexistent-mnist" in rows["mnist"]["message"]
     assert json.loads((out / "sweep.json").read_text())["failures"]
+
+
+@pytest.mark.slow
+def test_cpp_standalone_points_share_one_binary(tmp_path):
+    """Two cpp_standalone points that differ only in eta_c: one compilation, one run_args rerun, other weights."""
+    import numpy as np
+
+    from selfassembly.io import load_snapshots
+
+    f = tmp_path / "cpp.toml"
+    f.write_text('[circuit]\nsizes = [64, 8, 8, 10]\n[training]\npresets = ["four_synapse"]\nepochs = 1\n'
+                 '[data]\nmax_train = 60\n[simulator]\ntarget = "cpp_standalone"\n'
+                 '[sweep]\n"plasticity.eta_c" = [0.001, 0.016]\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["compiled_binaries"] == 1 and summary["binary_reuses"] == 1 and summary["compile_time_s"] > 0
+    a, b = (load_snapshots(out / "points" / f"eta_c={v}__seed=0" / "snapshots" / "four_synapse.npz")
+            for v in (0.001, 0.016))
+    assert not np.allclose(a.weights["V1"][-1], b.weights["V1"][-1])  # the new eta_c reached the binary
+    np.testing.assert_array_equal(a.weights["W1"][0], b.weights["W1"][0])  # same start
