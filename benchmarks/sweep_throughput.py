@@ -13,8 +13,10 @@ run`` does) and once with :class:`selfassembly.binaries.StandaloneBinaries`
 (one compilation, then ``run_args``), both with ``make -j<cores>``, and
 reports the time per point of each.
 
-The load average before and after each part is recorded: other processes on
-the machine slow the measurement and lower the ratio.
+The load average before and after each part is recorded, and a control in
+the same run: the work 2 CPU-bound Python processes do at once against 1
+alone. Other processes on the machine lower both; the sweep's ratio cannot
+exceed the control's.
 """
 from __future__ import annotations
 
@@ -31,6 +33,28 @@ DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "sweep"
 
 def _load():
     return [round(x, 2) for x in os.getloadavg()]
+
+
+_SPIN = ("import time\nt = time.perf_counter(); n = 0\nwhile time.perf_counter() - t < {s}:\n"
+         "    for _ in range(10000): n += 1\nprint(n)")
+
+
+def machine_ratio(seconds=8.0):
+    """The control: work done by 2 CPU-bound processes at once against 1 alone, in plain Python.
+
+    On an idle 2-core machine this is about 2; other load on the machine lowers it, and the
+    sweep's 2-worker ratio cannot exceed it.
+    """
+    import subprocess
+
+    def spin(n):
+        procs = [subprocess.Popen([sys.executable, "-c", _SPIN.format(s=seconds)], stdout=subprocess.PIPE, text=True)
+                 for _ in range(n)]
+        return sum(int(p.communicate()[0]) for p in procs)
+
+    one = spin(1)
+    two = spin(2)
+    return round(two / one, 2)
 
 
 def throughput(workers, args, work):
@@ -103,7 +127,9 @@ def markdown(report):
                      f"{r['points_per_min_after_start']:.2f} | {r['load_before'][0]} -> {r['load_after'][0]} |")
     if 1 in t and 2 in t:
         lines += ["", f"Ratio 2 workers / 1: {report['ratio']:.2f} end to end, {report['ratio_after_start']:.2f} "
-                      "after the cluster started (target >= 1.7)."]
+                      "after the cluster started (target >= 1.7). Control, 2 busy Python processes against 1 "
+                      f"(2.0 on an idle 2-core machine): {report['machine_ratio_before']:.2f} before, "
+                      f"{report['machine_ratio_after']:.2f} after."]
     c = report.get("cpp")
     if c:
         lines += ["", f"cpp_standalone, {c['points']} points of four_synapse {c['sizes']} ({c['presentations']} "
@@ -138,6 +164,9 @@ def main(argv=None):
 
     report = {"machine": f"{platform.node()}, {len(os.sched_getaffinity(0))} cores, Python {platform.python_version()}",
               "date": time.strftime("%Y-%m-%d %H:%M"), "throughput": []}
+    report["machine_ratio_before"] = machine_ratio()
+    print(f"control: 2 busy processes do {report['machine_ratio_before']:.2f} x the work of 1 (2.0 on an idle "
+          f"2-core machine)", flush=True)
     for workers in (1, 2):
         r = throughput(workers, args, work)
         report["throughput"].append(r)
@@ -147,8 +176,9 @@ def main(argv=None):
     one, two = report["throughput"]
     report["ratio"] = round(two["points_per_min"] / one["points_per_min"], 2)
     report["ratio_after_start"] = round(two["points_per_min_after_start"] / one["points_per_min_after_start"], 2)
+    report["machine_ratio_after"] = machine_ratio()
     print(f"ratio 2 workers / 1: {report['ratio']:.2f} end to end, {report['ratio_after_start']:.2f} after start "
-          f"(target >= 1.7)", flush=True)
+          f"(target >= 1.7); control after: {report['machine_ratio_after']:.2f}", flush=True)
     if args.cpp_points:
         report["cpp"] = c = cpp_reuse(args, work)
         print(f"cpp_standalone: {c['compile_each_per_point_s']:.1f} s per point compiling each, "
