@@ -23,7 +23,7 @@ Outputs, rewritten as runs finish (at most once a minute, and at the end; atomic
     cross-stream angle against training epochs, mean over seeds with a band of
     one standard deviation.
 
-Run (digits, the full benchmark: 6 presets x 3 seeds x 2 architectures)::
+Run (digits, the full benchmark: every preset (7) x 3 seeds x 2 architectures)::
 
     .venv/bin/python benchmarks/learning.py
     .venv/bin/python benchmarks/learning.py --mnist ~/data/mnist --target cpp_standalone

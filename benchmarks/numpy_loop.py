@@ -3,15 +3,29 @@
 Both compute exactly what :mod:`selfassembly.circuits.reference` computes (the
 tests check this), but lean: every array is allocated once, weights are
 updated in place, and each U_l is read once per presentation for its three
-signals (U_l [e_l, r_l, xi_l], one matrix product).
+signals (U_l [e_l, r_l, xi_l] = [d_l, q_r_l, s_l], one matrix product).
+
+Cross-stream rules, one per synapse (:class:`selfassembly.plasticity.rules.CrossStreamRule`),
+at every layer l = 1..L (V_L included), with s_l = U_l xi_l and a_l = V_l s_l:
+
+* V ``mirror``: dV_l = eta_c (xi_l s_l^T - lam_c V_l); ``hebbian``: dV_l = eta_c (r_l d_l^T - lam_c V_l)
+* U ``reconstruct``: dU_l = eta_u s_l (xi_l - a_l)^T; ``hebbian``: dU_l = eta_c (d_l r_l^T - lam_c U_l)
+
+Spontaneous activity xi_l (l = 1..L) is an Ornstein-Uhlenbeck process updated
+exactly before each step, ``xi <- decay * xi + sigma_xi sqrt(1 - decay^2) randn``,
+started in its stationary distribution N(0, sigma_xi^2); decay is 0 in the
+sample-clocked mode (an independent draw per presentation) and exp(-dt / tau_xi)
+in the dynamic mode, as in the Brian2 circuit.
 
 :class:`SampleLoop`
     sample-clocked: one presentation = one forward and descending sweep plus
     one plasticity step (:meth:`SampleLoop.present`).
 :class:`DynamicLoop`
-    the dynamic mode, one time step of ``dt`` at a time: rates relax with
-    ``tau_r`` (exact integration of the linear rate ODEs, as the Brian2 circuit
-    does), weights change continuously with ``dw/dt = change / T_present`` (Euler steps).
+    the dynamic mode, one time step of ``dt`` at a time: the sweep, then every
+    plastic weight takes an Euler step of ``dw/dt = change / T_present`` (reading
+    the signals of this sweep and the rates before they relax), then the rates
+    relax with ``tau_r`` (exact integration of the linear rate ODEs), in the
+    order the Brian2 circuit runs them.
 """
 from __future__ import annotations
 
@@ -38,6 +52,9 @@ def activation(name):
 
 
 class _Base:
+    #: decay of the spontaneous activity per step (the sample-clocked mode: none, a fresh draw)
+    noise_decay = 0.0
+
     def __init__(self, sizes, rules, weights, f="tanh", output="softmax"):
         self.sizes = [int(n) for n in sizes]
         self.L = L = len(self.sizes) - 1
@@ -45,11 +62,14 @@ class _Base:
         self.f, self.fprime = activation(f)
         self.tanh = f == "tanh"
         self.output = output
+        cross = rules.cross
+        self.noise = cross.needs_noise  # xi_l and s_l = U_l xi_l are needed
+        self.ret = cross.needs_return  # a_l = V_l s_l is needed (U reconstructs)
         # weights, C-contiguous float64 copies, rows postsynaptic
         self.W = {l: np.array(weights[f"W{l}"], dtype=float, order="C") for l in range(1, L + 1)}
         self.B = {l: np.array(weights[f"B{l}"], dtype=float, order="C") for l in range(2, L + 1)}
         self.U = {l: np.array(weights[f"U{l}"], dtype=float, order="C") for l in range(1, L + 1)}
-        self.V = {l: np.array(weights[f"V{l}"], dtype=float, order="C") for l in range(1, L)}
+        self.V = {l: np.array(weights[f"V{l}"], dtype=float, order="C") for l in range(1, L + 1)}
         n = self.sizes
         self.h = {l: np.zeros(n[l]) for l in range(1, L + 1)}
         self.r = {l: np.zeros(n[l]) for l in range(1, L + 1)}
@@ -57,9 +77,12 @@ class _Base:
         self.m = {l: np.zeros(n[l]) for l in range(1, L)}
         self.p = {l: np.zeros(n[l]) for l in range(1, L)}
         self.fp = {l: np.zeros(n[l]) for l in range(1, L)}
-        # columns: e_l, r_l, xi_l -> U_l times them: d_l (= q_l), q_r_l, q_spont_l
+        # rows: e_l, r_l, xi_l -> U_l times them: d_l (= q_l), q_r_l, s_l (= q_spont_l)
         self.S = {l: np.zeros((3, n[l])) for l in range(1, L + 1)}
         self.Q = {l: np.zeros((3, n[l])) for l in range(1, L + 1)}
+        # a_l = V_l s_l and xi_l - a_l (U's reconstruction rule)
+        self.a_ret = {l: np.zeros(n[l]) for l in range(1, L + 1)} if self.ret else None
+        self.mis = {l: np.zeros(n[l]) for l in range(1, L + 1)} if self.ret else None
         self.buf = {(a, b): np.zeros((a, b)) for a, b in {(n[l], n[l - 1]) for l in range(1, L + 1)}
                     | {(n[l - 1], n[l]) for l in range(2, L + 1)} | {(n[l], n[l]) for l in range(1, L + 1)}}
 
@@ -72,20 +95,46 @@ class _Base:
         return out
 
     def _spontaneous(self, rng=None):
-        """Buffers xi_l and a function that redraws them ~ N(0, sigma_xi^2) from ``rng``
-        (``None`` and a no-op when the cross-stream rule needs no spontaneous activity)."""
-        if not self.rules.cross.needs_noise:
+        """Buffers xi_l (l = 1..L), started ~ N(0, sigma_xi^2) from ``rng``, and a function that
+        advances them one step of the Ornstein-Uhlenbeck process with decay ``self.noise_decay``
+        (``None`` and a no-op when the cross-stream rules need no spontaneous activity)."""
+        if not self.noise:
             return None, lambda: None
         rng = rng or np.random.default_rng(0)
         sigma = self.rules.cross.sigma_xi
-        xi = {l: np.zeros(n) for l, n in enumerate(self.sizes) if 0 < l < self.L}
+        decay = float(self.noise_decay)
+        kick = sigma * np.sqrt(1.0 - decay**2)
+        xi = {l: sigma * rng.standard_normal(n) for l, n in enumerate(self.sizes) if l > 0}  # stationary start
+        fresh = {l: np.zeros(n) for l, n in enumerate(self.sizes) if l > 0}
 
         def draw():
-            for buf in xi.values():
-                rng.standard_normal(out=buf)
-                buf *= sigma
+            for l, buf in xi.items():
+                if decay == 0.0:  # an independent draw (0 * xi + sigma * z = sigma * z exactly)
+                    rng.standard_normal(out=buf)
+                    buf *= kick
+                else:
+                    rng.standard_normal(out=fresh[l])
+                    fresh[l] *= kick
+                    buf *= decay
+                    buf += fresh[l]
 
         return xi, draw
+
+    def _descend(self, l, xi):
+        """Q_l = U_l [e_l, r_l, xi_l]: d_l and the two plasticity copies, one pass over U_l."""
+        S = self.S[l]
+        S[0] = self.e[l]
+        S[1] = self.r[l]
+        if xi is not None:
+            S[2] = xi[l]
+        np.dot(S, self.U[l].T, out=self.Q[l])
+
+    def _returned(self, xi):
+        """a_l = V_l s_l and the mismatch xi_l - a_l, with V_l before this step's change."""
+        if self.ret:
+            for l in range(1, self.L + 1):
+                np.dot(self.V[l], self.Q[l][2], out=self.a_ret[l])
+                np.subtract(xi[l], self.a_ret[l], out=self.mis[l])
 
     def _rank1(self, M, decay, a, b, scale):
         """M <- decay * M + scale * outer(a, b), in place."""
@@ -104,7 +153,7 @@ class SampleLoop(_Base):
     """Sample-clocked MODEL.md, one presentation at a time (see the module docstring)."""
 
     def sweep(self, x, y, xi=None):
-        """Forward and descending sweep of one presentation; fills h, r, e, m, p and Q."""
+        """Forward and descending sweep of one presentation; fills h, r, e, m, p, Q (and a = V s)."""
         L, W, r, h = self.L, self.W, self.r, self.h
         prev = x
         for l in range(1, L + 1):
@@ -130,18 +179,11 @@ class SampleLoop(_Base):
                 np.greater(h[l], 0.0, out=self.fp[l])
             np.multiply(self.fp[l], self.m[l], out=self.e[l])
             self._descend(l, xi)
-
-    def _descend(self, l, xi):
-        """Q_l = U_l [e_l, r_l, xi_l]: d_l and the two plasticity copies, one pass over U_l."""
-        S = self.S[l]
-        S[0] = self.e[l]
-        S[1] = self.r[l]
-        if xi is not None and l < self.L:
-            S[2] = xi[l]
-        np.dot(S, self.U[l].T, out=self.Q[l])
+        self._returned(xi)
 
     def plasticity(self, x, xi=None):
-        """One presentation's weight changes (MODEL.md, Plasticity), in place."""
+        """One presentation's weight changes (MODEL.md, Plasticity), in place; every change
+        reads the signals of this presentation's sweep (computed with the weights before it)."""
         L, rules = self.L, self.rules
         eta, lam = rules.forward.eta, rules.forward.lam
         decay = 1.0 - eta * lam
@@ -159,14 +201,15 @@ class SampleLoop(_Base):
                     np.sign(self.B[l], out=self.B[l])
         cross = rules.cross
         eta_c, lam_c = cross.eta_c, cross.lam_c
-        if cross.kind == "mirror":
-            for l in range(1, L):
-                self._rank1(self.V[l], 1.0 - eta_c * lam_c, xi[l], self.Q[l][2], eta_c)
-        elif cross.kind == "hebbian":
-            for l in range(1, L + 1):
-                d = self.Q[l][0]
-                if l < L:
-                    self._rank1(self.V[l], 1.0 - eta_c * lam_c, self.r[l], d, eta_c)
+        for l in range(1, L + 1):
+            d, s = self.Q[l][0], self.Q[l][2]
+            if cross.v == "mirror":
+                self._rank1(self.V[l], 1.0 - eta_c * lam_c, xi[l], s, eta_c)
+            elif cross.v == "hebbian":
+                self._rank1(self.V[l], 1.0 - eta_c * lam_c, self.r[l], d, eta_c)
+            if cross.u == "reconstruct":  # a_l = V_l s_l was computed in the sweep, before V changed
+                self._rank1(self.U[l], 1.0, s, self.mis[l], cross.eta_u)
+            elif cross.u == "hebbian":
                 self._rank1(self.U[l], 1.0 - eta_c * lam_c, d, self.r[l], eta_c)
 
     def present(self, x, y, xi=None):
@@ -174,7 +217,8 @@ class SampleLoop(_Base):
         self.plasticity(x, xi)
 
     def train(self, X, Y, order, rng=None):
-        """Present ``X[order[k]]`` for every k; spontaneous noise xi ~ N(0, sigma_xi^2) from ``rng``."""
+        """Present ``X[order[k]]`` for every k; spontaneous activity xi ~ N(0, sigma_xi^2), drawn anew
+        for each presentation from ``rng``."""
         xi, draw = self._spontaneous(rng)
         for k in order:
             draw()
@@ -184,17 +228,23 @@ class SampleLoop(_Base):
 class DynamicLoop(_Base):
     """MODEL.md's dynamic mode as a numpy time-step loop, the same equations as the Brian2 circuit.
 
-    Per step of ``dt``: the summed inputs (h, zsum, e_L, q, p, m, e, q_r, q_spont)
-    are computed from the current rates in sweep order; then the state updates
-    run in the order the Brian2 circuit runs them (A, B, D, U, V, W): rates relax
-    exactly, ``r <- target + (r - target) exp(-dt/tau_r)`` (and d towards q), and
-    every plastic weight takes an Euler step of ``dw/dt = change / T_present``.
-    Stimulus, teacher and spontaneous noise are set at the start of each step.
+    Per step of ``dt`` (stimulus, teacher and spontaneous activity set before it):
+
+    1. the sweep: the summed inputs (h, zsum, e_L, q, p, m, e, q_r, q_spont = s,
+       a_spont = a) from the current rates r and d, in sweep order;
+    2. every plastic weight takes an Euler step of ``dw/dt = change / T_present``,
+       reading the signals of this sweep and the rates r, d *before* they relax
+       (the Brian2 circuit runs its weight updaters at order -1, after the sweep and
+       before the neurons' state updaters); a tied B reads D's input q, not its rate d;
+    3. the rates relax exactly: ``r <- target + (r - target) exp(-dt/tau_r)``, d towards q.
     """
 
-    def __init__(self, sizes, rules, weights, tau_r_ms, T_present_ms, dt_ms, f="tanh", output="softmax"):
+    def __init__(self, sizes, rules, weights, tau_r_ms, T_present_ms, dt_ms, f="tanh", output="softmax",
+                 tau_xi_ms=None):
         super().__init__(sizes, rules, weights, f, output)
         self.dt, self.tau_r, self.T = dt_ms, tau_r_ms, T_present_ms
+        self.tau_xi = tau_xi_ms or T_present_ms  # the default of selfassembly.circuits.modes.Dynamic
+        self.noise_decay = float(np.exp(-dt_ms / self.tau_xi))
         self.steps_per_presentation = int(round(T_present_ms / dt_ms))
         self.a = np.exp(-dt_ms / tau_r_ms)  # rate relaxation factor per step
         self.d = {l: np.zeros(n) for l, n in enumerate(self.sizes) if l > 0}
@@ -213,7 +263,7 @@ class DynamicLoop(_Base):
 
     def step(self, x, y, xi=None):
         L, W, r, h, d = self.L, self.W, self.r, self.h, self.d
-        # the sweep, from the rates at the start of the step
+        # 1. the sweep, from the rates at the start of the step
         prev = x
         for l in range(1, L + 1):
             np.dot(W[l], prev, out=h[l])
@@ -226,7 +276,7 @@ class DynamicLoop(_Base):
                 self.target[l][:] = h[l]
             prev = r[l]
         np.subtract(r[L], y, out=self.e[L])
-        S, Q = self.S, self.Q
+        Q = self.Q
         for l in range(L, 0, -1):
             if l < L:
                 if self.sign:
@@ -240,41 +290,44 @@ class DynamicLoop(_Base):
                 else:
                     np.greater(h[l], 0.0, out=self.fp[l])
                 np.multiply(self.fp[l], self.m[l], out=self.e[l])
-            S[l][0] = self.e[l]
-            S[l][1] = r[l]
-            if xi is not None and l < L:
-                S[l][2] = xi[l]
-            np.dot(S[l], self.U[l].T, out=Q[l])
-        # state updates, in the order the Brian2 circuit runs them within a step (its objects
-        # are sorted by name: A, B, D, U, V, W)
+            self._descend(l, xi)
+        self._returned(xi)
+        # 2. the weights (order -1 in the Brian2 circuit: after the sweep, before the rates relax);
+        # each change reads only its own weight, so their order among themselves does not matter
+        rules = self.rules
+        eta, lam = rules.forward.eta, rules.forward.lam
+        if rules.feedback.plastic:
+            # a plastic B reads D_{l+1}'s rate d; a tied copy its input q (= U e = e with U = I),
+            # the same product W_{l+1}'s change has, so that b stays W^T exactly
+            for l in range(1, L):
+                signal = Q[l + 1][0] if rules.feedback.tied else d[l + 1]
+                self._weight_step(self.B[l + 1], eta * lam, Q[l][1], signal, -eta)
+        cross = rules.cross
+        rate_c = cross.eta_c * cross.lam_c
+        for l in range(1, L + 1):
+            if cross.v == "mirror":
+                self._weight_step(self.V[l], rate_c, xi[l], Q[l][2], cross.eta_c)
+            elif cross.v == "hebbian":
+                self._weight_step(self.V[l], rate_c, r[l], d[l], cross.eta_c)
+            if cross.u == "reconstruct":
+                self._weight_step(self.U[l], 0.0, Q[l][2], self.mis[l], cross.eta_u)
+            elif cross.u == "hebbian":
+                self._weight_step(self.U[l], rate_c, d[l], r[l], cross.eta_c)
+        for l in range(1, L + 1):
+            self._weight_step(W[l], eta * lam, self.e[l], x if l == 1 else r[l - 1], -eta)
+        # 3. the rates relax (the neurons' state updaters, order 0)
         for l in range(1, L + 1):  # A_l: r relaxes towards f(h_l) (softmax at the top)
             r[l] -= self.target[l]
             r[l] *= self.a
             r[l] += self.target[l]
-        rules = self.rules
-        eta, lam = rules.forward.eta, rules.forward.lam
-        if rules.feedback.plastic:  # B: plastic, or a tied copy (whose change is the same expression)
-            for l in range(1, L):
-                self._weight_step(self.B[l + 1], eta * lam, Q[l][1], d[l + 1], -eta)
         for l in range(1, L + 1):  # D_l: d relaxes towards q_l
             d[l] -= Q[l][0]
             d[l] *= self.a
             d[l] += Q[l][0]
-        cross = rules.cross
-        rate_c = cross.eta_c * cross.lam_c
-        if cross.kind == "hebbian":
-            for l in range(1, L + 1):
-                self._weight_step(self.U[l], rate_c, d[l], r[l], cross.eta_c)
-            for l in range(1, L):
-                self._weight_step(self.V[l], rate_c, r[l], d[l], cross.eta_c)
-        elif cross.kind == "mirror":
-            for l in range(1, L):
-                self._weight_step(self.V[l], rate_c, xi[l], Q[l][2], cross.eta_c)
-        for l in range(1, L + 1):
-            self._weight_step(W[l], eta * lam, self.e[l], x if l == 1 else r[l - 1], -eta)
 
     def train(self, X, Y, order, rng=None):
-        """Hold ``X[order[k]]`` for T_present (``steps_per_presentation`` steps) for every k."""
+        """Hold ``X[order[k]]`` for T_present (``steps_per_presentation`` steps) for every k; the
+        spontaneous activity advances one Ornstein-Uhlenbeck step (decay exp(-dt/tau_xi)) before each step."""
         xi, draw = self._spontaneous(rng)
         for k in order:
             x, y = X[k], Y[k]

@@ -56,8 +56,9 @@ SAMPLE_TARGETS = ("numpy_loop", "numpy", "cython", "cpp_standalone")
 #: interleaved (A B C, A B C, ...), and its fastest run counts: the machine is shared and noisy, and
 #: interleaving spreads a burst of someone else's work over all implementations
 ROUNDS = 3
-#: dynamic mode time constants (ms): tau_r << T_present, dt well below tau_r
-DYN = {"tau_r_ms": 1.0, "T_present_ms": 10.0, "dt_ms": 0.1}
+#: dynamic mode time constants (ms): tau_r << T_present, dt well below tau_r; the spontaneous
+#: activity's correlation time tau_xi = T_present (the default of selfassembly.circuits.modes.Dynamic)
+DYN = {"tau_r_ms": 1.0, "T_present_ms": 10.0, "dt_ms": 0.1, "tau_xi_ms": 10.0}
 
 
 def _status_mib(field, pid="self"):
@@ -160,7 +161,8 @@ def worker_numpy_loop(problem, mode, result, repeats=1):
             loop = SampleLoop(sizes, rules, w)
             steps = len(order)
         else:
-            loop = DynamicLoop(sizes, rules, w, DYN["tau_r_ms"], DYN["T_present_ms"], DYN["dt_ms"])
+            loop = DynamicLoop(sizes, rules, w, DYN["tau_r_ms"], DYN["T_present_ms"], DYN["dt_ms"],
+                               tau_xi_ms=DYN["tau_xi_ms"])
             steps = len(order) * loop.steps_per_presentation
         t1 = time.perf_counter()
         loop.train(X, Y, order, np.random.default_rng(meta["seed"]))
@@ -332,35 +334,49 @@ def worker_main(args):
 # counting the work of one presentation
 # ---------------------------------------------------------------------------
 
-def work_per_step(sizes, preset):
+def work_per_step(sizes, preset, **params):
     """Synapses, arithmetic and bytes of one step (one presentation in the sample-clocked mode).
 
+    ``params`` go to :func:`~selfassembly.plasticity.make_preset` (e.g. ``cross_v``,
+    ``cross_u``). Counted as the Brian2 circuit computes (``selfassembly.circuits.network``):
+
+    * W_l: one signal (h), plastic;
+    * U_l: e (q); r (q_r) below the top when B changes (plastic or tied); xi (q_spont,
+      s = U xi) at every layer when the V rule is ``mirror`` or the U rule ``reconstruct``;
+      plastic unless U's rule is ``fixed``;
+    * B_{l+1}: one signal (p), plastic unless ``fixed``;
+    * V_l (l = 1..L, V_L too): p (m) below the top; s back (a_spont, a = V s) at every layer
+      when U's rule is ``reconstruct``; plastic unless V's rule is ``fixed``.
+
     Returns a dict: ``synapses`` (all populations), ``plastic`` (synapses whose
-    weight changes), ``signals`` (synapse-signal products: U carries e, and r
-    and xi where the rules need them), ``flops`` (2 per product, 3 per plastic
-    update), ``bytes_min`` (8 per synapse read once, 16 per plastic synapse
+    weight changes), ``signals`` (synapse-signal products), ``flops`` (2 per
+    product, 3 per plastic update), ``bytes_read_min`` (8 per synapse that
+    transmits a signal, read once), ``bytes_rmw_min`` (16 per plastic synapse
     read and written once; float64) and ``bytes_brian2`` (Brian2's layout: a
     summed-variable pass reads w and two int32 indices, 16 bytes; an update
     pass reads them and writes w, 24 bytes).
     """
     from selfassembly.plasticity import make_preset
 
-    rules = make_preset(preset)
+    rules = make_preset(preset, **params)
+    cross = rules.cross
     L = len(sizes) - 1
     n = sizes
-    pops = {}
+    pops = {}  # population -> (synapses, signals it carries, plastic)
     for l in range(1, L + 1):
         pops[f"W{l}"] = (n[l] * n[l - 1], 1, True)
-        u_signals = 1 + int(l < L and rules.feedback.plastic) + int(l < L and rules.cross.needs_noise)
-        pops[f"U{l}"] = (n[l] * n[l], u_signals, rules.cross.kind == "hebbian")
+        u_signals = 1 + int(l < L and rules.feedback.plastic) + int(cross.needs_noise)
+        pops[f"U{l}"] = (n[l] * n[l], u_signals, cross.u != "fixed")
+        v_signals = int(l < L) + int(cross.needs_return)
+        pops[f"V{l}"] = (n[l] * n[l], v_signals, cross.v != "fixed")
     for l in range(1, L):
         pops[f"B{l + 1}"] = (n[l] * n[l + 1], 1, rules.feedback.plastic)
-        pops[f"V{l}"] = (n[l] * n[l], 1, rules.cross.kind in ("mirror", "hebbian"))
     syn = sum(s for s, _, _ in pops.values())
+    read = sum(s for s, k, _ in pops.values() if k)
     plastic = sum(s for s, _, p in pops.values() if p)
     signals = sum(s * k for s, k, _ in pops.values())
     return {"synapses": syn, "plastic": plastic, "signals": signals, "flops": 2 * signals + 3 * plastic,
-            "bytes_read_min": 8 * syn, "bytes_rmw_min": 16 * plastic,
+            "bytes_read_min": 8 * read, "bytes_rmw_min": 16 * plastic,
             "bytes_brian2": 16 * signals + 24 * plastic, "weight_bytes": 8 * syn}
 
 
@@ -616,7 +632,8 @@ def markdown(report, rows):
             lines.append(f"{s['numpy_loop']['steps'] if 'numpy_loop' in s else ''} presentations, no weight recording. "
                          "Ratio: rate over the numpy loop's. Hardware limit: see below.")
         else:
-            lines.append(f"tau_r = {DYN['tau_r_ms']} ms, T_present = {DYN['T_present_ms']} ms, dt = {DYN['dt_ms']} ms. "
+            lines.append(f"tau_r = {DYN['tau_r_ms']} ms, T_present = {DYN['T_present_ms']} ms, dt = {DYN['dt_ms']} ms, "
+                         f"tau_xi = {DYN['tau_xi_ms']} ms. "
                          "Synapse updates: synapses x steps per second (every step each synapse transmits and, "
                          "if plastic, integrates its weight).")
         lines += ["", f"| circuit | implementation | {unit} | M synapse updates/s | ratio to numpy loop | ms per step | "

@@ -16,10 +16,11 @@ process can reuse only its latest build; the sweep submits points of the
 same structure one after another, so that each worker compiles each structure
 about once.
 
-Before reusing, the cache checks that every parameter that differs from the
-build is a shared constant of some group of the built circuit; if not (a
-parameter that became part of an equation), it builds anew rather than
-silently running the old value.
+Before reusing, the cache checks that every parameter the preset uses and
+that differs from the build is a shared constant of some group of the built
+circuit, and not one of :data:`INITIAL_VALUE_PARAMETERS` (read by an
+initial-value expression, which the binary evaluates before it applies
+run_args); otherwise it builds anew rather than silently running the old value.
 """
 from __future__ import annotations
 
@@ -36,7 +37,7 @@ import numpy as np
 from .circuits.network import configure_target
 from .plasticity.presets import DEFAULT_PARAMS
 
-__all__ = ["StandaloneBinaries", "RUNTIME_PARAMETERS", "structure_key"]
+__all__ = ["StandaloneBinaries", "RUNTIME_PARAMETERS", "INITIAL_VALUE_PARAMETERS", "structure_key", "used_parameters"]
 
 #: configuration fields that a built binary takes as run_args
 RUNTIME_PARAMETERS = tuple(DEFAULT_PARAMS)
@@ -60,14 +61,31 @@ def structure_key(config, preset):
     return repr((preset, sorted((k, sorted(v.items())) for k, v in d.items())))
 
 
-def _parameter_values(rules):
-    """Runtime parameter values by Brian2 variable name, per population kind ("W", "B", "U", "V", "A")."""
-    return {"W": rules.forward.parameters(), "B": rules.feedback.parameters(),
-            "U": rules.cross.parameters(), "V": rules.cross.parameters(), "A": {"sigma_xi": rules.cross.sigma_xi}}
+def used_parameters(rules):
+    """The runtime parameters that the circuit of ``rules`` reads; the others cannot change its run.
+
+    >>> from selfassembly.plasticity import make_preset
+    >>> sorted(used_parameters(make_preset("kolen_pollack")))
+    ['eta', 'lam']
+    """
+    used = set(rules.forward.parameters())
+    if rules.feedback.plastic:
+        used |= set(rules.feedback.parameters())
+    for pop in rules.cross.changes:
+        used |= set(rules.cross.parameters(pop))
+    if rules.cross.needs_noise:
+        used.add("sigma_xi")
+    return used & set(RUNTIME_PARAMETERS)
+
+
+#: runtime parameters that the circuit also reads when it sets initial values (``A.spont =
+#: "sigma_xi * randn()"``): Brian2's standalone binary applies run_args after that initialisation,
+#: so a new value of these needs a new build
+INITIAL_VALUE_PARAMETERS = ("sigma_xi",)
 
 
 def _shared_constant(obj, name):
-    var = obj.variables.get(name) if name in obj.variables else None
+    var = obj.variables[name] if name in obj.variables else None
     return var is not None and getattr(var, "scalar", False) and getattr(var, "constant", False)
 
 
@@ -102,7 +120,7 @@ class StandaloneBinaries:
         self.compile_s = 0.0
         self._key = None
         self._circuit = None
-        self._rules = None
+        self._config = None
         self._device = None
         self._dir = None
 
@@ -110,24 +128,20 @@ class StandaloneBinaries:
         """Counts and compile time, as a dict."""
         return {"compiles": self.compiles, "reuses": self.reuses, "compile_s": round(self.compile_s, 2)}
 
-    def _run_args(self, rules):
-        """run_args that turn the cached build into a run with ``rules``' parameters, or None if impossible."""
-        old, new = _parameter_values(self._rules), _parameter_values(rules)
-        groups = {"A": [g for g in self._circuit.A[1:]]}
-        for name, syn in self._circuit.synapses.items():
-            groups.setdefault(name[0], []).append(syn)
-        args = {}
-        for kind, values in new.items():
-            for name, value in values.items():
-                targets = [g for g in groups.get(kind, []) if name in g.variables]
-                if not targets:
-                    continue  # not part of this circuit (e.g. sigma_xi without the mirror rule)
-                if not all(_shared_constant(g, name) for g in targets):
-                    if value != old[kind][name]:
-                        return None  # the value is compiled in: needs a new build
-                    continue
-                for g in targets:
-                    args[getattr(g, name)] = value
+    def _run_args(self, config, preset):
+        """run_args that turn the cached build into the run of ``config``, or None if it needs a new build."""
+        changed = {n for n in used_parameters(config.rules(preset)) if getattr(config, n) != getattr(self._config, n)}
+        if changed & set(INITIAL_VALUE_PARAMETERS):
+            return None
+        c = self._circuit
+        args, covered = {}, set()
+        for group in [*c.A[1:], *c.D[1:], *c.synapses.values()]:
+            for name in RUNTIME_PARAMETERS:
+                if _shared_constant(group, name):
+                    args[getattr(group, name)] = getattr(config, name)
+                    covered.add(name)
+        if changed - covered:
+            return None  # a changed value is compiled into an equation
         return args
 
     def run(self, config, preset, n_presentations, make_circuit, build_dir=None):
@@ -151,14 +165,13 @@ class StandaloneBinaries:
             Whose weights and monitors read the results of this run.
         """
         key = structure_key(config, preset)
-        rules = config.rules(preset)
         device = b2.get_device()
         if (key == self._key and device is self._device and getattr(device, "has_been_run", False)
                 and Path(getattr(device, "project_dir", "") or "") == self._dir.resolve()):
-            args = self._run_args(rules)
+            args = self._run_args(config, preset)
             if args is not None:
                 b2.device.run(str(self._dir), with_output=False, run_args=args)
-                self._rules = rules
+                self._config = config
                 self.reuses += 1
                 return self._circuit
         if self._key is not None and self._dir.exists():
@@ -177,5 +190,5 @@ class StandaloneBinaries:
         self.compiles += 1
         b2.device.run(str(self._dir), with_output=False)
         circuit.steps_done = n_presentations
-        self._key, self._circuit, self._rules, self._device = key, circuit, rules, b2.get_device()
+        self._key, self._circuit, self._config, self._device = key, circuit, config, b2.get_device()
         return circuit

@@ -4,67 +4,116 @@
 kolen_pollack, feedback_alignment and backprop on the bundled 8x8 digits).
 Settings come from the defaults, then ``--quick``, then ``--config FILE.toml``,
 then the flags given.
+
+Every command ends with one of the exit statuses of :mod:`selfassembly.errors`:
+0 success, 1 internal error (traceback), 2 a problem with the input (one line
+naming the file, field or path and the fix), 3 a preset diverged or became
+unstable, 130 interrupted.
 """
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+import traceback
 
+from . import __version__
 from .config import ConfigError, ExperimentConfig, load_config, quick_config
+from .errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_UNSTABLE, InputError
 from .plasticity.presets import PRESETS
 
-__all__ = ["main", "build_parser"]
+__all__ = ["main", "build_parser", "resolve_config"]
+
+
+def _items(text, flag):
+    items = [x.strip() for x in text.split(",")]
+    if not text.strip() or any(not x for x in items):
+        raise argparse.ArgumentTypeError(f"{flag} {text!r} has an empty item; separate the items by single commas")
+    return items
 
 
 def _int_list(text):
+    items = _items(text, "--sizes")
     try:
-        return [int(x) for x in text.split(",") if x.strip()]
+        return [int(x) for x in items]
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected comma-separated integers like 64,128,10, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"expected comma-separated whole numbers like 64,128,10, got {text!r}") from None
+
+
+def _name_list(text):
+    return _items(text, "--presets")
 
 
 #: flag -> config field, for the flags that map one to one
 _OVERRIDES = {
     "sizes": "sizes", "presets": "presets", "epochs": "epochs", "seed": "seed", "mode": "mode",
     "target": "target", "eta": "eta", "lam": "lam", "eta_c": "eta_c", "lam_c": "lam_c",
-    "sigma_xi": "sigma_xi", "cross": "cross", "activation": "activation", "output": "output",
+    "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
+    "activation": "activation", "output": "output",
     "dataset": "dataset", "mnist": "mnist_dir", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
+    "tau_xi_ms": "tau_xi_ms",
     "dt_ms": "dt_ms", "cache_dir": "cache_dir",
 }
+
+
+def _defaults_note(field, default, quick):
+    """' (default: X; --quick: Y)' for a config field."""
+    def show(v):
+        if isinstance(v, list):
+            return ",".join(str(x) for x in v)
+        return str(v) if v != "" else "none"
+
+    d, q = getattr(default, field), getattr(quick, field)
+    return f" (default: {show(d)}" + (f"; --quick: {show(q)}" if q != d else "") + ")"
 
 
 def _add_run(sub):
     p = sub.add_parser("run", help="run the self-assembly experiment", description=(
         "Train each preset from the same seed and initial W, and write config.toml, metrics.csv, "
-        "summary.json, snapshots/*.npz and PNG plots to the output folder."))
-    p.add_argument("--out", help="output folder (default: a new folder under ./results); "
-                                 "rerunning into a folder with the same configuration resumes it")
-    p.add_argument("--config", help="TOML configuration file (see docs/guide.md)")
+        "summary.json, snapshots/*.npz and PNG plots to the output folder. Exit status: 0 done, 1 internal "
+        "error, 2 bad input (the message names it), 3 a preset diverged or became unstable, 130 interrupted."))
+    d, q = ExperimentConfig(), quick_config()
+
+    def add(flag, field, help, **kw):
+        p.add_argument(flag, help=help + _defaults_note(field, d, q).replace("%", "%%"), **kw)
+
+    p.add_argument("--out", help="output folder (default: a new folder under ./results); it must be new, empty or "
+                                 "a run folder of the same configuration, which is then resumed")
+    p.add_argument("--config", help="TOML configuration file (see docs/guide.md); flags override it")
     p.add_argument("--quick", action="store_true", help="a tiny version (seconds), for tests and a first look")
-    p.add_argument("--presets", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
-                   help="comma-separated presets, e.g. four_synapse,backprop (see `selfassembly presets`)")
-    p.add_argument("--sizes", type=_int_list, help="layer sizes n_0,...,n_L, e.g. 64,128,128,10")
-    p.add_argument("--epochs", type=int)
-    p.add_argument("--seed", type=int)
-    p.add_argument("--mode", help="sample (one step per presentation) or dynamic (rates relax with tau_r)")
-    p.add_argument("--target", help="Brian2 code generation: numpy, cython or cpp_standalone")
-    p.add_argument("--eta", type=float, help="learning rate of W and B")
-    p.add_argument("--lam", type=float, help="weight decay lambda of W and B")
-    p.add_argument("--eta-c", dest="eta_c", type=float, help="learning rate of the cross-stream pair U, V")
-    p.add_argument("--lam-c", dest="lam_c", type=float, help="decay of the cross-stream pair")
-    p.add_argument("--sigma-xi", dest="sigma_xi", type=float, help="amplitude of spontaneous activity (mirror rule)")
-    p.add_argument("--cross", help="override the cross-stream rule: fixed, mirror or hebbian")
-    p.add_argument("--activation", help="hidden activation: tanh or relu")
-    p.add_argument("--output", help="output layer: softmax or linear")
-    p.add_argument("--dataset", help="digits (bundled) or mnist (needs --mnist DIR)")
-    p.add_argument("--mnist", help="folder with the four MNIST IDX files (gzip or plain)")
-    p.add_argument("--max-train", dest="max_train", type=int, help="use at most this many training samples (0: all)")
-    p.add_argument("--records-per-epoch", dest="records_per_epoch", type=int, help="weight snapshots per epoch")
-    p.add_argument("--tau-r-ms", dest="tau_r_ms", type=float, help="rate time constant (dynamic mode)")
-    p.add_argument("--T-present-ms", dest="T_present_ms", type=float, help="presentation time (dynamic mode)")
-    p.add_argument("--dt-ms", dest="dt_ms", type=float, help="time step (0: the mode's default)")
-    p.add_argument("--cache-dir", dest="cache_dir", help="Cython cache folder (cython target)")
+    add("--presets", "presets", "comma-separated presets (see `selfassembly presets`)", type=_name_list)
+    add("--sizes", "sizes", "layer sizes n_0,...,n_L; n_0 and n_L must match the data", type=_int_list)
+    add("--epochs", "epochs", "passes over the training set", type=int)
+    add("--seed", "seed", "seed of the data split, initial weights, presentation order and Brian2 (0 .. 2**32-1)",
+        type=int)
+    add("--mode", "mode", "sample (one step per presentation) or dynamic (rates relax with tau_r)")
+    add("--target", "target", "Brian2 code generation: numpy, cython or cpp_standalone")
+    add("--eta", "eta", "learning rate of W and B", type=float)
+    add("--lam", "lam", "weight decay lambda of W and B", type=float)
+    add("--eta-c", "eta_c", "learning rate of the cross-stream pair U, V", dest="eta_c", type=float)
+    add("--lam-c", "lam_c", "decay of the cross-stream pair", dest="lam_c", type=float)
+    add("--sigma-xi", "sigma_xi", "amplitude of spontaneous activity (mirror and reconstruct rules)",
+        dest="sigma_xi", type=float)
+    add("--eta-u", "eta_u", "learning rate of U's reconstruction rule (stable while at most eta_c / 4; docs/model.md)",
+        dest="eta_u", type=float)
+    add("--cross-v", "cross_v", "override every preset's rule of V: fixed, mirror or hebbian (none: the preset's)",
+        dest="cross_v")
+    add("--cross-u", "cross_u", "override every preset's rule of U: fixed, reconstruct or hebbian (none: the preset's)",
+        dest="cross_u")
+    add("--activation", "activation", "hidden activation: tanh or relu")
+    add("--output", "output", "output layer: softmax or linear")
+    add("--dataset", "dataset", "digits (bundled) or mnist (needs --mnist DIR)")
+    add("--mnist", "mnist_dir", "folder with the four MNIST IDX files (gzip or plain)")
+    add("--max-train", "max_train", "use at most this many training samples (0: all)", dest="max_train", type=int)
+    add("--records-per-epoch", "records_per_epoch", "weight snapshots per epoch (at most the training samples)",
+        dest="records_per_epoch", type=int)
+    add("--tau-r-ms", "tau_r_ms", "rate time constant (dynamic mode)", dest="tau_r_ms", type=float)
+    add("--T-present-ms", "T_present_ms", "presentation time (dynamic mode)", dest="T_present_ms", type=float)
+    add("--tau-xi-ms", "tau_xi_ms", "correlation time of the spontaneous activity (dynamic mode; 0: T_present)",
+        dest="tau_xi_ms", type=float)
+    add("--dt-ms", "dt_ms", "time step (0: 1 ms in sample mode, 0.1 ms in dynamic mode)", dest="dt_ms", type=float)
+    add("--cache-dir", "cache_dir", "Cython cache folder (cython target; none: Brian2's)", dest="cache_dir")
     p.set_defaults(func=_run)
 
 
@@ -85,21 +134,30 @@ def resolve_config(args):
 
 
 def _run(args):
-    from .experiment import run_experiment
+    from .experiment import _default_out, run_experiment
 
-    run_experiment(resolve_config(args), args.out)
+    config = resolve_config(args)
+    out = args.out or str(_default_out())
+    argv = list(args.argv)
+    if not args.out:
+        argv += ["--out", out]
+    args.resume_hint = (f"Finished presets are kept in {out}; to resume, run the same command with the same --out: "
+                        f"selfassembly {shlex.join(argv)}")
+    run_experiment(config, out)
     return 0
 
 
 def _presets(args):
-    for name, (_, _, _, description) in PRESETS.items():
+    for name, (*_, description) in PRESETS.items():
         print(f"{name:<26} {description}")
     return 0
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="selfassembly", description=(
-        "Brian2 simulator of the self-assembling four-synapse learning circuit (Liao et al., arXiv:2412.20018)."))
+        "Brian2 simulator of the self-assembling four-synapse learning circuit (Liao et al., arXiv:2412.20018). "
+        "Exit status: 0 success, 1 internal error, 2 bad input, 3 diverged or unstable, 130 interrupted."))
+    parser.add_argument("--version", action="version", version=f"selfassembly {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
     p = sub.add_parser("presets", help="list the plasticity presets")
@@ -114,17 +172,57 @@ def build_parser():
     return parser
 
 
+def _internal_error(command, exc):
+    """Print the traceback of a bug, saying whose code raised it."""
+    traceback.print_exception(type(exc), exc, exc.__traceback__, file=sys.stderr)
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = frames[-1].filename if frames else ""
+    if "/brian2/" in where.replace("\\", "/"):
+        import brian2
+
+        origin = (f"the error was raised inside Brian2 {brian2.__version__} ({where}); if the traceback shows "
+                  "selfassembly calling it correctly, it may be a Brian2 problem")
+    else:
+        origin = "this is a bug in selfassembly"
+    print(f"{command}: internal error: {type(exc).__name__}: {exc}\n{origin}; please report it with the traceback "
+          "above and the command you ran.", file=sys.stderr)
+
+
 def main(argv=None):
-    """Entry point of the ``selfassembly`` command; returns the exit status."""
+    """Entry point of the ``selfassembly`` command; returns the exit status (see the module docstring)."""
+    # Brian2 installs its own sys.excepthook, which reports any uncaught error as a Brian2 bug and then
+    # keeps its debug log and a copy of the script in the temp folder; every error is handled here instead.
+    sys.excepthook = sys.__excepthook__
+    argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
+    args.argv = argv
+    command = f"selfassembly {args.command}"
+    from .circuits.network import DivergenceError
+
     try:
         return args.func(args)
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
-        print(f"selfassembly {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except RuntimeError as exc:  # DivergenceError and simulator failures: outputs so far are kept
-        print(f"selfassembly {args.command}: stopped: {exc}", file=sys.stderr)
-        return 1
+    except KeyboardInterrupt:
+        hint = getattr(args, "resume_hint", "")
+        print(f"\n{command}: interrupted." + (f" {hint}" if hint else ""), file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except InputError as exc:
+        print(f"{command}: error: {exc}", file=sys.stderr)
+        return EXIT_INPUT
+    except DivergenceError as exc:
+        print(f"{command}: stopped: {exc}", file=sys.stderr)
+        return EXIT_UNSTABLE
+    except MemoryError:
+        print(f"{command}: error: out of memory; use smaller circuit.sizes, fewer records per epoch or fewer "
+              "epochs, or lower $SELFASSEMBLY_MEMORY_LIMIT_GB so that the check before the run refuses it",
+              file=sys.stderr)
+        return EXIT_INPUT
+    except OSError as exc:  # the file system: a path that is missing, a folder, unreadable, a full disk
+        what = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
+        print(f"{command}: error: {what}", file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
+        _internal_error(command, exc)
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

@@ -5,8 +5,8 @@ A configuration file has these sections (every key optional)::
     [circuit]       sizes, activation, output
     [data]          dataset, mnist_dir, test_fraction, max_train
     [training]      presets, epochs, seed, records_per_epoch
-    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, cross
-    [time]          mode, dt_ms, tau_r_ms, T_present_ms
+    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, cross_v, cross_u
+    [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
     [simulator]     target, cache_dir
     [connectivity.W] kind, scale, p     (likewise .B, .U, .V)
 
@@ -17,6 +17,11 @@ A configuration file has these sections (every key optional)::
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
+import math
+import numbers
+import os
 import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -28,15 +33,26 @@ from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES
+from .errors import InputError
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
-from .plasticity.rules import CROSS_KINDS, check_number
+from .plasticity.rules import U_RULES, V_RULES, check_number
 
-__all__ = ["ExperimentConfig", "ConfigError", "load_config", "quick_config", "DEFAULT_PRESETS"]
+__all__ = ["ExperimentConfig", "ConfigError", "load_config", "quick_config", "DEFAULT_PRESETS", "SEED_LIMIT"]
 
-DEFAULT_PRESETS = ["four_synapse", "kolen_pollack", "feedback_alignment", "backprop"]
+#: the story of the default run: the circuit, its no-assembly ablation, and the two references
+DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack", "backprop"]
+
+#: seeds must be below this (Brian2 seeds numpy's legacy generator, which takes 32-bit seeds)
+SEED_LIMIT = 2**32
+
+#: item kind of each list field; every other field's kind is its annotation (str, int or float)
+_LIST_ITEMS = {"sizes": int, "presets": str}
+
+#: fields that cannot change a run's results, left out of :meth:`ExperimentConfig.config_hash`
+_NOT_HASHED = {"simulator": ("cache_dir",)}
 
 
-class ConfigError(ValueError):
+class ConfigError(InputError):
     """A configuration value or file is invalid."""
 
 
@@ -74,12 +90,15 @@ class ExperimentConfig:
     eta_c: float = DEFAULT_PARAMS["eta_c"]
     lam_c: float = DEFAULT_PARAMS["lam_c"]
     sigma_xi: float = DEFAULT_PARAMS["sigma_xi"]
-    cross: str = ""
+    eta_u: float = DEFAULT_PARAMS["eta_u"]
+    cross_v: str = ""
+    cross_u: str = ""
     # [time]
     mode: str = "sample"
     dt_ms: float = 0.0
     tau_r_ms: float = 1.0
     T_present_ms: float = 20.0
+    tau_xi_ms: float = 0.0
     # [simulator]
     target: str = "numpy"
     cache_dir: str = ""
@@ -90,8 +109,8 @@ class ExperimentConfig:
         "circuit": ("sizes", "activation", "output"),
         "data": ("dataset", "mnist_dir", "test_fraction", "max_train"),
         "training": ("presets", "epochs", "seed", "records_per_epoch"),
-        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "cross"),
-        "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms"),
+        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "cross_v", "cross_u"),
+        "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"),
         "simulator": ("target", "cache_dir"),
     }
 
@@ -100,7 +119,14 @@ class ExperimentConfig:
 
     # ---- validation -----------------------------------------------------------
     def validate(self):
-        """Check every field; raise :class:`ConfigError` naming the field and the fix."""
+        """Check every field; raise :class:`ConfigError` naming the field and the fix.
+
+        Types are strict (a bool is not a number, a float is not an integer,
+        text is not a number), lists may not hold empty items, and every
+        range is checked. What needs the data or the machine (sizes against
+        the data, memory) is checked by :func:`selfassembly.experiment.check_run`.
+        """
+        self._check_types()
         try:
             self.sizes = check_sizes(self.sizes)
         except ValueError as exc:
@@ -110,8 +136,10 @@ class ExperimentConfig:
         _choice("data.dataset", self.dataset, DATASET_NAMES)
         _choice("time.mode", self.mode, MODE_NAMES)
         _choice("simulator.target", self.target, TARGETS)
-        if self.cross:
-            _choice("plasticity.cross", self.cross, CROSS_KINDS)
+        if self.cross_v:
+            _choice("plasticity.cross_v", self.cross_v, V_RULES)
+        if self.cross_u:
+            _choice("plasticity.cross_u", self.cross_u, U_RULES)
         if isinstance(self.presets, str):
             self.presets = [p.strip() for p in self.presets.split(",") if p.strip()]
         if not self.presets:
@@ -123,34 +151,68 @@ class ExperimentConfig:
         for name in ("epochs", "records_per_epoch"):
             setattr(self, name, _integer(f"training.{name}", getattr(self, name), minimum=1))
         self.seed = _integer("training.seed", self.seed, minimum=0)
+        if self.seed >= SEED_LIMIT:
+            raise ConfigError(f"training.seed must be below 2**32 = {SEED_LIMIT} (Brian2 takes 32-bit seeds), "
+                              f"got {self.seed}")
         self.max_train = _integer("data.max_train", self.max_train, minimum=0)
         try:
             self.test_fraction = check_number("data.test_fraction", self.test_fraction, positive=True)
             if self.test_fraction >= 1:
                 raise ValueError(f"data.test_fraction must be below 1, got {self.test_fraction}")
-            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi"):
+            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u"):
                 setattr(self, name, check_number(f"plasticity.{name}", getattr(self, name), nonnegative=True))
-            for name in ("dt_ms", "tau_r_ms", "T_present_ms"):
+            for name in ("dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"):
                 setattr(self, name, check_number(f"time.{name}", getattr(self, name), nonnegative=True))
             self.time_mode()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         self.connectivity = _check_connectivity(self.connectivity)
-        self.mnist_dir, self.cache_dir = str(self.mnist_dir), str(self.cache_dir)
+        if self.mnist_dir:  # absolute, so that config.toml means the same folder from anywhere
+            self.mnist_dir = os.path.abspath(os.path.expanduser(self.mnist_dir))
         if self.dataset == "mnist" and not self.mnist_dir:
             raise ConfigError("data.dataset is 'mnist' but data.mnist_dir is empty; give the folder of the four IDX files (--mnist DIR)")
         return self
+
+    def _check_types(self):
+        """Strict types from each field's annotation (and :data:`_LIST_ITEMS` for lists)."""
+        names = {key: f"{sec}.{key}" for sec, keys in self.SECTIONS.items() for key in keys}
+        for f in fields(self):
+            if f.name not in names:
+                continue
+            name, value = names[f.name], getattr(self, f.name)
+            kind = f.type if isinstance(f.type, str) else f.type.__name__
+            if kind == "list":
+                value = _strict_list(name, value, _LIST_ITEMS[f.name])
+            else:
+                value = {"float": _strict_float, "int": _strict_int, "str": _strict_str}[kind](name, value)
+            setattr(self, f.name, value)
+
+    def config_hash(self):
+        """sha256 (hex) of the canonical JSON of everything that can change a run's results.
+
+        Stored with each preset's results (``summary.json``, the snapshot file),
+        so that a run folder can tell results of this configuration from
+        those of another. ``simulator.cache_dir`` is left out.
+        """
+        data = self.to_dict()
+        for section, keys in _NOT_HASHED.items():
+            for key in keys:
+                data.get(section, {}).pop(key, None)
+        text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
+        return hashlib.sha256(text.encode()).hexdigest()
 
     # ---- resolved objects -----------------------------------------------------
     def time_mode(self):
         """The :mod:`~selfassembly.circuits.modes` object of this configuration."""
         if self.mode == "sample":
             return make_mode("sample", dt_ms=self.dt_ms or 1.0)
-        return make_mode("dynamic", tau_r_ms=self.tau_r_ms, T_present_ms=self.T_present_ms, dt_ms=self.dt_ms or 0.1)
+        return make_mode("dynamic", tau_r_ms=self.tau_r_ms, T_present_ms=self.T_present_ms, dt_ms=self.dt_ms or 0.1,
+                         tau_xi_ms=self.tau_xi_ms or None)
 
     def rules(self, preset):
         """The :class:`~selfassembly.plasticity.RuleSet` of one preset with this configuration's numbers."""
-        return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, cross=self.cross or None)
+        return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,
+                           cross_v=self.cross_v or None, cross_u=self.cross_u or None)
 
     def connectivity_objects(self):
         return {k: Connectivity(**v) for k, v in self.connectivity.items()}
@@ -199,9 +261,57 @@ def _choice(name, value, valid):
         raise ConfigError(f"{name}: unknown value {value!r}; valid values: {', '.join(valid)}")
 
 
+def _describe(value):
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, str):
+        return f"{value!r} (text)"
+    return f"{value!r} ({type(value).__name__})"
+
+
+def _strict_float(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        hint = "; write the number without quotes" if isinstance(value, str) else ""
+        raise ConfigError(f"{name} must be a number, got {_describe(value)}{hint}")
+    value = float(value)
+    if not math.isfinite(value):
+        raise ConfigError(f"{name} must be a finite number, got {value}")
+    return value
+
+
+def _strict_int(name, value):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, numbers.Real) and not isinstance(value, bool):
+            raise ConfigError(f"{name} must be a whole number, got {value!r}; write it without a decimal point")
+        raise ConfigError(f"{name} must be a whole number, got {_describe(value)}")
+    return int(value)
+
+
+def _strict_str(name, value):
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be text (in quotes in TOML), got {_describe(value)}")
+    return value
+
+
+def _strict_list(name, value, item_kind):
+    if isinstance(value, str) and item_kind is str:
+        value = [v.strip() for v in value.split(",")]
+    if not isinstance(value, (list, tuple)):
+        raise ConfigError(f"{name} must be a list, e.g. [a, b], got {_describe(value)}")
+    out = []
+    for k, item in enumerate(value):
+        if item_kind is str:
+            item = _strict_str(f"{name}[{k}]", item).strip()
+            if not item:
+                raise ConfigError(f"{name}: item {k + 1} is empty; list names separated by single commas")
+        else:
+            item = _strict_int(f"{name}[{k}]", item)
+        out.append(item)
+    return out
+
+
 def _integer(name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
-        raise ConfigError(f"{name} must be a whole number, got {value!r}")
+    value = _strict_int(name, value)
     if value < minimum:
         raise ConfigError(f"{name} must be >= {minimum}, got {value}")
     return int(value)
@@ -220,6 +330,9 @@ def _check_connectivity(conn):
         if unknown:
             raise ConfigError(f"unknown key(s) {sorted(unknown)} in [connectivity.{pop}]; valid keys: kind, scale, p")
         merged = {**out[pop], **spec}
+        merged["kind"] = _strict_str(f"connectivity.{pop}.kind", merged["kind"])
+        for key in ("scale", "p"):
+            merged[key] = _strict_float(f"connectivity.{pop}.{key}", merged[key])
         try:
             c = Connectivity(**merged)
         except ValueError as exc:
@@ -251,10 +364,19 @@ def load_config(path, base=None):
         invalid value; the message names the field and the fix.
     """
     path = Path(path)
+    if path.is_dir():
+        raise ConfigError(f"configuration file {path} is a folder; give the TOML file (e.g. {path / 'config.toml'})")
     if not path.is_file():
         raise ConfigError(f"configuration file {path} does not exist")
     try:
-        data = tomllib.loads(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {path} is not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+                          "give a TOML text file") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
     return ExperimentConfig.from_dict(data, source=str(path), base=base)

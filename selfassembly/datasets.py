@@ -11,9 +11,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dataset", "load_digits", "load_dataset", "one_hot", "DATASET_NAMES"]
+from .errors import InputError
+
+__all__ = ["Dataset", "DataError", "load_digits", "load_dataset", "one_hot", "DATASET_NAMES"]
 
 DATASET_NAMES = ("digits", "mnist")
+
+
+class DataError(InputError):
+    """A data set cannot be loaded or split as configured."""
 
 
 @dataclass
@@ -49,11 +55,16 @@ def one_hot(labels, n_classes=None):
     return out
 
 
-def _split(X, labels, test_fraction, seed):
+def _split(X, labels, test_fraction, seed, name="the data set"):
+    n = len(X)
     if not 0 < test_fraction < 1:
-        raise ValueError(f"test_fraction must be in (0, 1), got {test_fraction}")
-    perm = np.random.default_rng(seed).permutation(len(X))
-    n_test = int(round(test_fraction * len(X)))
+        raise DataError(f"data.test_fraction must be in (0, 1), got {test_fraction}")
+    n_test = int(round(test_fraction * n))
+    if not 1 <= n_test <= n - 1:
+        which = "no test samples" if n_test < 1 else "no training samples"
+        raise DataError(f"data.test_fraction = {test_fraction} leaves {which} of the {n} samples of {name}; "
+                        f"use a value between {1 / n:.2g} and {(n - 1) / n:.4g} (default 0.2)")
+    perm = np.random.default_rng(seed).permutation(n)
     test, train = perm[:n_test], perm[n_test:]
     return X[train], labels[train], X[test], labels[test]
 
@@ -64,7 +75,7 @@ def load_digits(test_fraction=0.2, seed=0):
 
     bunch = _load()
     X = bunch.data / 16.0
-    Xtr, ytr, Xte, yte = _split(X, bunch.target, test_fraction, seed)
+    Xtr, ytr, Xte, yte = _split(X, bunch.target, test_fraction, seed, "digits")
     return Dataset("digits", Xtr, one_hot(ytr, 10), Xte, one_hot(yte, 10))
 
 
@@ -74,9 +85,9 @@ def load_dataset(name="digits", test_fraction=0.2, seed=0, mnist_dir=None):
         return load_digits(test_fraction, seed)
     if name == "mnist":
         if not mnist_dir:
-            raise ValueError("the mnist data set is read from the four IDX files in a folder: give mnist_dir (--mnist DIR)")
+            raise DataError("the mnist data set is read from the four IDX files in a folder: give mnist_dir (--mnist DIR)")
         from .idx import load_mnist
 
         Xtr, ytr, Xte, yte = load_mnist(mnist_dir)
         return Dataset("mnist", Xtr, one_hot(ytr, 10), Xte, one_hot(yte, 10))
-    raise ValueError(f"unknown dataset {name!r}; valid names: {list(DATASET_NAMES)}")
+    raise DataError(f"unknown dataset {name!r}; valid names: {list(DATASET_NAMES)}")

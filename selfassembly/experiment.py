@@ -9,7 +9,8 @@ Output folder
     and test sets, and the alignment angles of MODEL.md per layer
     (``ff_angle_l``: W_l^T against V_{l-1} B_l U_l; ``cross_angle_l``: V_l
     against U_l^T; ``grad_angle_l``: the circuit's dW_l against the backprop
-    gradient on held-out samples).
+    gradient on held-out samples), and U's orthogonality (``u_orth_l``:
+    ||U_l^T U_l / mean(diag) - I||_F / sqrt(n_l)) and condition number (``u_cond_l``).
 ``summary.json``
     Per preset: final test accuracy, final angles, wall time, status.
 ``snapshots/<preset>.npz``
@@ -17,13 +18,21 @@ Output folder
 ``accuracy.png``, ``alignment.png``
     Test accuracy and forward-feedback angle over training.
 
-Every file is written atomically as soon as its preset finishes; a rerun into
-the same folder with the same configuration skips the presets already done.
+Every file is written atomically as soon as its preset finishes, and each
+preset's results carry the hash of the configuration that made them
+(:meth:`~selfassembly.config.ExperimentConfig.config_hash`). A rerun into
+the same folder with the same configuration skips the presets whose results
+are verified (:func:`preset_done`); a folder holding files this project did
+not write, or results of another configuration, is refused
+(:func:`prepare_run_folder`). A preset that diverges or becomes unstable is
+recorded with that status and the run goes on to the others.
 """
 from __future__ import annotations
 
 import csv
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
@@ -31,19 +40,44 @@ from pathlib import Path
 import brian2 as b2
 import numpy as np
 
-from .analysis.alignment import cross_stream_angles, forward_feedback_angles, gradient_alignment
+from .analysis.timecourse import alignment_timecourse
 from .circuits import reference as ref
 from .circuits.connectivity import initial_weights
 from .circuits.network import DivergenceError, Stimulus, build_circuit, configure_target
+from . import __version__
 from .config import ConfigError, ExperimentConfig, load_config
 from .datasets import load_dataset
-from .io import Snapshots, atomic_write_text, save_snapshots, write_csv, write_json
+from .plasticity.presets import STABLE_U_RATIO
+from .errors import RunFolderError
+from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots,
+                 population_names, remove_temporary_files, save_snapshots, write_csv, write_json)
 
 __all__ = ["run_experiment", "run_preset", "PresetResult", "presentation_order", "metrics_rows",
-           "prepare_run_folder", "preset_done", "record_preset"]
+           "prepare_run_folder", "preset_done", "record_preset", "check_run", "estimate_memory",
+           "load_run_data", "instability", "UNSTABLE_FACTOR", "BLOWUP_FACTOR"]
 
 #: held-out samples used for the gradient-alignment angle at each snapshot
 N_GRADIENT_SAMPLES = 100
+
+#: a run whose final test loss exceeds this multiple of its initial test loss is "unstable"
+UNSTABLE_FACTOR = 1.5
+#: ... as is one whose test loss rises above this multiple of the lowest test loss recorded before
+BLOWUP_FACTOR = 10.0
+
+#: statuses of a preset whose run is over (it is not rerun)
+FINISHED = ("done", "diverged", "unstable")
+
+#: everything ``selfassembly run`` (and ``inspect`` / ``compare`` by default) writes in a run folder
+RUN_FOLDER_NAMES = ("config.toml", "metrics.csv", "summary.json", "accuracy.png", "alignment.png", "snapshots",
+                    "build", "inspect", "physiology.json", "physiology.md", "physiology_statistics.png",
+                    "physiology_triads.png")
+#: the first columns of metrics.csv
+METRICS_HEAD = ["preset", "step", "epoch"]
+
+#: memory one synapse takes in the running circuit (Brian2's arrays, indices, masks, dense copies)
+BYTES_PER_SYNAPSE = 96
+#: share of the available memory a run may plan to use (see :func:`memory_limit`)
+MEMORY_FRACTION = 0.8
 
 
 class PresetResult:
@@ -69,6 +103,8 @@ class PresetResult:
             "ff_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("ff_angle_")},
             "cross_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("cross_angle_")},
             "grad_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("grad_angle_")},
+            "u_orthogonality": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("u_orth_")},
+            "u_condition": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("u_cond_")},
             "wall_time_s": round(self.wall_time, 2),
         }
 
@@ -80,18 +116,18 @@ def presentation_order(n_train, epochs, seed):
 
 
 def metrics_rows(preset, snapshots, data, config, n_train):
-    """Evaluate every snapshot: losses, accuracies and alignment angles."""
-    rows = []
+    """Evaluate every snapshot: losses, accuracies and the measures of
+    :func:`~selfassembly.analysis.timecourse.alignment_timecourse` (angles, U's orthogonality)."""
     Xg, Yg = data.X_test[:N_GRADIENT_SAMPLES], data.Y_test[:N_GRADIENT_SAMPLES]
+    measures = alignment_timecourse(snapshots, Xg, Yg, config.activation, config.output)
+    rows = []
     for k, step in enumerate(snapshots.steps):
         w = snapshots.at(k)
         train_loss, train_acc = ref.evaluate(w, data.X_train, data.Y_train, config.activation, config.output)
         test_loss, test_acc = ref.evaluate(w, data.X_test, data.Y_test, config.activation, config.output)
         row = {"preset": preset, "step": int(step), "epoch": round(int(step) / n_train, 4),
                "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
-        row.update({f"ff_angle_{l}": a for l, a in forward_feedback_angles(w).items()})
-        row.update({f"cross_angle_{l}": a for l, a in cross_stream_angles(w).items()})
-        row.update({f"grad_angle_{l}": a for l, a in gradient_alignment(w, Xg, Yg, config.activation, config.output).items()})
+        row.update({name: value for name, value in measures[k].items() if name != "step"})
         rows.append(row)
     return rows
 
@@ -107,25 +143,18 @@ def _progress(msg, stream):
 
 
 def run_preset(config, preset, data, progress=True, standalone_dir=None, binaries=None):
-    """Train one preset and return a :class:`PresetResult`.
+    """Train one preset and return a :class:`PresetResult` (nothing is written).
 
     Runtime targets stop at the first recording step after output rates or
     weights became NaN/Inf (cpp_standalone runs to the end and is checked
     after); the result then has status ``"diverged"`` and holds the snapshots
-    taken before the output rates first became non-finite.
+    taken before the output rates first became non-finite. A run that stays
+    finite but ends worse than it started has status ``"unstable"`` (see
+    :func:`instability`).
 
-    Parameters
-    ----------
-    config : ExperimentConfig
-    preset : str
-    data : Dataset
-    progress : True, file or None
-        Where progress lines go (True: standard output; None: silent).
-    standalone_dir : str, optional
-        Where cpp_standalone writes and compiles its project.
-    binaries : selfassembly.binaries.StandaloneBinaries, optional
-        cpp_standalone only: reuse a compiled binary of the same structure
-        with new parameters through ``run_args`` (used by the sweep).
+    ``binaries`` (a :class:`selfassembly.binaries.StandaloneBinaries`, used by
+    the sweep) lets cpp_standalone reuse a compiled binary of the same
+    structure with new parameters through ``run_args``.
     """
     rules = config.rules(preset)
     mode = config.time_mode()
@@ -140,24 +169,63 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None, binarie
         return build_circuit(config.sizes, rules, weights, masks, stimulus, mode, config.activation, config.output,
                              record_every=record_every, name=preset)
 
-    t0 = time.perf_counter()
     diverged_at = None
     if binaries is not None and config.target == "cpp_standalone":
-        _progress(f"{preset}: running {n_total} presentations (cpp_standalone, compiled once per structure)", progress)
+        t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            circuit = binaries.run(config, preset, n_total, make_circuit, standalone_dir)
+            circuit = binaries.run(config, preset, n_total, make_circuit)
             steps, recorded = circuit.recorded_weights()
             final = circuit.weights()
-        return _preset_result(config, preset, data, circuit, steps, recorded, final, diverged_at, n_total, t0)
-    configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
-    b2.seed(config.seed)
-    np.random.seed(config.seed)
-    t0 = time.perf_counter()
-    circuit = make_circuit()
+    else:
+        configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
+        b2.seed(config.seed)
+        np.random.seed(config.seed)
+        t0 = time.perf_counter()
+        circuit = make_circuit()
+        steps, recorded, final, diverged_at = _simulate(circuit, config, preset, data, n_total, record_every,
+                                                        progress, t0)
+    masks = circuit.masks
+    steps = np.append(steps, diverged_at or n_total)
+    recorded = {k: np.concatenate([v, final[k][None]]) for k, v in recorded.items()}
+    bad_rates = circuit.first_bad_presentation()
+    finite = np.array([_all_finite({k: v[i] for k, v in recorded.items()}) for i in range(len(steps))])
+    if bad_rates is not None:
+        finite &= steps < bad_rates
+    status, message = "done", ""
+    if not finite.all():
+        bad = int(np.argmin(finite))  # >= 1: the initial weights are finite
+        steps = steps[:bad]
+        recorded = {k: v[:bad] for k, v in recorded.items()}
+        status = "diverged"
+        where = (f"the output rates became NaN/Inf at presentation {bad_rates}" if bad_rates is not None
+                 else "the weights became NaN/Inf")
+        message = (f"preset {preset!r} diverged: {where}; snapshots up to presentation {int(steps[-1])} are kept. "
+                   f"{divergence_advice(config, rules)}")
+    wall = time.perf_counter() - t0
+    snapshots = Snapshots(sizes=config.sizes, steps=steps, weights=recorded, masks=masks)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        rows = metrics_rows(preset, snapshots, data, config, n_train)
+    if status == "done":
+        why = instability(rows)
+        if why:
+            status = "unstable"
+            message = f"preset {preset!r} is unstable: {why}. {divergence_advice(config, rules)}"
+    return PresetResult(preset, snapshots, rows, wall, status, message)
+
+
+def _simulate(circuit, config, preset, data, n_total, record_every, progress, t0):
+    """Run a built circuit through all presentations (runtime targets: in chunks, stopping at a divergence).
+
+    Returns the recorded steps and weights, the final weights and the
+    presentation after which a divergence was seen (None if none).
+    """
+    n_train = len(data.X_train)
+    diverged_at = None
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if circuit.is_standalone:
-            _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone)", progress)
-            circuit.run(n_total)
+            _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone; the compiled "
+                      "program reports its progress)", progress)
+            circuit.run(n_total, report="text" if progress is not None else None)
         else:
             done = 0
             while done < n_total:
@@ -175,35 +243,177 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None, binarie
                           progress)
         steps, recorded = circuit.recorded_weights()
         final = circuit.weights()
-    return _preset_result(config, preset, data, circuit, steps, recorded, final, diverged_at, n_total, t0)
+    return steps, recorded, final, diverged_at
 
 
-def _preset_result(config, preset, data, circuit, steps, recorded, final, diverged_at, n_total, t0):
-    """Snapshots (cut at a divergence), metric rows and status of a finished simulation."""
+def instability(rows):
+    """Why a finite run counts as unstable, or None.
+
+    A run is unstable when its test loss ends above :data:`UNSTABLE_FACTOR`
+    times its initial value (it ended worse than it started), when the final
+    test loss is not finite, or when the test loss at some record exceeds
+    :data:`BLOWUP_FACTOR` times the lowest test loss recorded before it.
+
+    >>> instability([{"step": 0, "test_loss": 2.3}, {"step": 10, "test_loss": 0.4}]) is None
+    True
+    >>> instability([{"step": 0, "test_loss": 2.3}, {"step": 10, "test_loss": 57.5}])
+    'the test loss rose from 2.3 at the start to 57.5 at presentation 10 (25-fold; more than 1.5-fold counts as unstable)'
+    """
+    losses = [float(r["test_loss"]) for r in rows]
+    steps = [int(r["step"]) for r in rows]
+    if not losses:
+        return None
+    first, last = losses[0], losses[-1]
+    if not math.isfinite(last):
+        return f"the final test loss is {last}"
+    if last > UNSTABLE_FACTOR * first:
+        return (f"the test loss rose from {first:.3g} at the start to {last:.3g} at presentation {steps[-1]} "
+                f"({last / first:.0f}-fold; more than {UNSTABLE_FACTOR:g}-fold counts as unstable)")
+    low = math.inf
+    for step, loss in zip(steps, losses):
+        if loss > BLOWUP_FACTOR * low:
+            return (f"the test loss rose {loss / low:.0f}-fold, from {low:.3g} to {loss:.3g} at presentation {step} "
+                    f"(more than {BLOWUP_FACTOR:g}-fold counts as unstable)")
+        low = min(low, loss)
+    return None
+
+
+def divergence_advice(config, rules=None):
+    """What to change after a divergence: the plasticity parameters that are far above their defaults.
+
+    Names every float in [plasticity] more than 10 times its default, eta *
+    lam when it is 1 or more (the decay then overshoots zero every step), and,
+    for a preset whose U reconstructs (``rules``), eta_u / eta_c above
+    :data:`~selfassembly.plasticity.presets.STABLE_U_RATIO` (U's rule is stable
+    only while V mirrors U faster than U moves); otherwise suggests lowering eta.
+    """
+    defaults = ExperimentConfig()
+    large = []
+    for name in ExperimentConfig.SECTIONS["plasticity"]:
+        value, default = getattr(config, name), getattr(defaults, name, None)
+        if isinstance(value, float) and isinstance(default, float) and default > 0 and value > 10 * default:
+            large.append(f"plasticity.{name} (now {value:g}, default {default:g})")
+    tips = []
+    if large:
+        tips.append("Lower " + ", ".join(large) + ".")
+    if rules is not None and rules.cross.u == "reconstruct" and config.eta_u > STABLE_U_RATIO * config.eta_c:
+        tips.append(f"U's reconstruction rule is stable only while V mirrors U faster than U moves: eta_u / eta_c "
+                    f"is {config.eta_u / config.eta_c:.3g}, above {STABLE_U_RATIO:g}, the largest ratio stable in "
+                    "every measured case (docs/model.md); lower plasticity.eta_u or raise plasticity.eta_c.")
+    if config.eta * config.lam >= 1:
+        tips.append(f"eta * lam = {config.eta * config.lam:g} >= 1 makes the weight decay overshoot zero at every "
+                    "step; keep it well below 1.")
+    if not tips:
+        tips.append(f"Lower plasticity.eta (now {config.eta:g}), or check the data scale.")
+    return " ".join(tips)
+
+
+# --------------------------------------------------------------------------- checks before a run
+def load_run_data(config):
+    """The data set of ``config``, cut to ``max_train`` training samples."""
+    data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
+    if config.max_train:
+        data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
+    return data
+
+
+def estimate_memory(config, n_train):
+    """Rough peak memory (bytes) of one preset's run: synapses, weight snapshots and the presentation order.
+
+    Returns
+    -------
+    dict
+        ``synapses``, ``records`` (snapshots per preset), ``weights``,
+        ``snapshots``, ``order`` and ``total`` (bytes).
+    """
+    sizes = config.sizes
+    n_syn = 0
+    for name in population_names(len(sizes) - 1):
+        kind, l = name[0], int(name[1:])
+        n_syn += sizes[l] * sizes[l - 1] if kind in "WB" else sizes[l] ** 2
+    n_total = n_train * config.epochs
+    record_every = max(1, n_train // config.records_per_epoch)
+    n_records = n_total // record_every + 2
+    out = {
+        "synapses": n_syn,
+        "records": n_records,
+        "weights": n_syn * BYTES_PER_SYNAPSE,
+        # Brian2's monitor, the dense stack of it and the copy with the final weights
+        "snapshots": 3 * n_records * n_syn * 8,
+        "order": 3 * n_total * 8,
+    }
+    out["total"] = out["weights"] + out["snapshots"] + out["order"]
+    return out
+
+
+def memory_limit():
+    """The memory a run may plan to use (bytes), and where the number comes from.
+
+    ``$SELFASSEMBLY_MEMORY_LIMIT_GB`` if set, else :data:`MEMORY_FRACTION` of
+    the memory available now (``MemAvailable`` of /proc/meminfo).
+    """
+    env = os.environ.get("SELFASSEMBLY_MEMORY_LIMIT_GB", "").strip()
+    if env:
+        try:
+            gb = float(env)
+        except ValueError:
+            gb = float("nan")
+        if not (math.isfinite(gb) and gb > 0):
+            raise ConfigError(f"$SELFASSEMBLY_MEMORY_LIMIT_GB must be a positive number of GiB, got {env!r}")
+        return gb * 2**30, f"$SELFASSEMBLY_MEMORY_LIMIT_GB = {env}"
+    available = None
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    if available is None:
+        try:
+            available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES")
+        except (ValueError, OSError, AttributeError):
+            return math.inf, "unknown available memory"
+    return MEMORY_FRACTION * available, f"{MEMORY_FRACTION:.0%} of the {available / 2**30:.1f} GiB available"
+
+
+def _gib(n):
+    return f"{n / 2**30:.2f} GiB" if n >= 2**28 else f"{n / 2**20:.0f} MiB"
+
+
+def check_run(config, data):
+    """Check what needs the data and the machine, before anything is written or allocated.
+
+    Raises
+    ------
+    ConfigError
+        If the layer sizes do not fit the data, more records per epoch are
+        asked for than there are training samples, or the run would need
+        more memory than :func:`memory_limit` allows (the estimate is named).
+    """
     n_train = len(data.X_train)
-    masks = circuit.masks
-    steps = np.append(steps, diverged_at or n_total)
-    recorded = {k: np.concatenate([v, final[k][None]]) for k, v in recorded.items()}
-    bad_rates = circuit.first_bad_presentation()
-    finite = np.array([_all_finite({k: v[i] for k, v in recorded.items()}) for i in range(len(steps))])
-    if bad_rates is not None:
-        finite &= steps < bad_rates
-    status, message = "done", ""
-    if not finite.all():
-        bad = int(np.argmin(finite))  # >= 1: the initial weights are finite
-        steps = steps[:bad]
-        recorded = {k: v[:bad] for k, v in recorded.items()}
-        status = "diverged"
-        where = (f"the output rates became NaN/Inf at presentation {bad_rates}" if bad_rates is not None
-                 else "the weights became NaN/Inf")
-        message = (f"preset {preset!r} diverged: {where}; snapshots up to presentation {int(steps[-1])} are kept. "
-                   f"Lower eta (now {config.eta}), or check the data scale.")
-    wall = time.perf_counter() - t0
-    snapshots = Snapshots(sizes=config.sizes, steps=steps, weights=recorded, masks=masks)
-    rows = metrics_rows(preset, snapshots, data, config, n_train)
-    return PresetResult(preset, snapshots, rows, wall, status, message)
+    sizes = config.sizes
+    if data.n_features != sizes[0]:
+        raise ConfigError(f"circuit.sizes: stimuli have {data.n_features} features but the input layer has "
+                          f"n_0 = {sizes[0]}; make sizes[0] = {data.n_features}")
+    if data.n_classes != sizes[-1]:
+        raise ConfigError(f"circuit.sizes: teacher signals have {data.n_classes} entries but the output layer has "
+                          f"n_L = {sizes[-1]}; make sizes[-1] = {data.n_classes}")
+    if config.records_per_epoch > n_train:
+        raise ConfigError(f"training.records_per_epoch = {config.records_per_epoch} is more than the {n_train} "
+                          f"training samples of an epoch (at most one record per presentation); use at most {n_train}")
+    need = estimate_memory(config, n_train)
+    limit, source = memory_limit()
+    if need["total"] > limit:
+        raise ConfigError(
+            f"this run would need about {_gib(need['total'])} of memory ({need['synapses']:,} synapses for sizes "
+            f"{sizes}: {_gib(need['weights'])} for the circuit and {_gib(need['snapshots'])} for {need['records']} "
+            f"weight snapshots), more than the limit of {_gib(limit)} ({source}); use smaller circuit.sizes or fewer "
+            "training.records_per_epoch / epochs, or raise $SELFASSEMBLY_MEMORY_LIMIT_GB")
+    return need
 
 
+# --------------------------------------------------------------------------- the run folder
 def _read_csv(path):
     with open(path, newline="") as fh:
         return list(csv.DictReader(fh))
@@ -219,6 +429,172 @@ def _default_out():
     return out
 
 
+def _read_summary(out):
+    """summary.json of a run folder ({} if absent); RunFolderError if the file is not one this project wrote."""
+    path = Path(out) / "summary.json"
+    if not path.exists():
+        return {}
+    try:
+        summary = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunFolderError(f"{path} is not a summary written by selfassembly ({exc}); move it away or choose "
+                             "a new --out folder (it is never merged into or overwritten)") from None
+    if not (isinstance(summary, dict) and isinstance(summary.get("presets"), dict)
+            and all(isinstance(v, dict) for v in summary["presets"].values())):
+        raise RunFolderError(f"{path} is not a summary written by selfassembly (it has no 'presets' table of "
+                             "results); move it away or choose a new --out folder (it is never merged into)")
+    return summary
+
+
+def _read_metrics(out):
+    """Rows of metrics.csv ([] if absent); RunFolderError if the file is not one this project wrote."""
+    path = Path(out) / "metrics.csv"
+    if not path.exists():
+        return []
+    try:
+        rows = _read_csv(path)
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), [])
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise RunFolderError(f"{path} is not a metrics table written by selfassembly ({exc}); move it away or "
+                             "choose a new --out folder") from None
+    if header[:3] != METRICS_HEAD or any(None in r or r["preset"] in ("", None) for r in rows):
+        raise RunFolderError(f"{path} is not a metrics table written by selfassembly (its columns start with "
+                             f"{header[:3]}, expected {METRICS_HEAD}); move it away or choose a new --out folder")
+    return rows
+
+
+def _snapshot_hash(path):
+    """The config hash stored in a snapshot file ('' if none), or None if the file cannot be read."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return str(data["config_hash"]) if "config_hash" in data.files else ""
+    except Exception:  # noqa: BLE001 - any damage means: not a verified result
+        return None
+
+
+def _recorded_hashes(out, summary):
+    """Config hashes of the results a folder holds ('' for results without one)."""
+    hashes = [entry.get("config_hash", "") for entry in summary.get("presets", {}).values()]
+    snap_dir = Path(out) / "snapshots"
+    if snap_dir.is_dir():
+        hashes += [h for h in (_snapshot_hash(p) for p in sorted(snap_dir.glob("*.npz"))) if h is not None]
+    return hashes
+
+
+def _differences(old, new):
+    """'section.key (old -> new)' for every setting that differs between two configurations."""
+    a, b = old.to_dict(), new.to_dict()
+    out = []
+    for section in b:
+        for key in b[section]:
+            if a.get(section, {}).get(key) != b[section][key]:
+                out.append(f"{section}.{key} ({a.get(section, {}).get(key)!r} there, {b[section][key]!r} now)")
+    return out
+
+
+def prepare_run_folder(out, config):
+    """Make ``out`` ready for the run of ``config``; return it as a Path.
+
+    Creates the folder, checks it is writable, removes the hidden temporary
+    files of a killed run, and writes ``config.toml``. The folder must be
+    empty, new, or a run folder of this project whose results (if any) were
+    made by this same configuration (compared by
+    :meth:`~selfassembly.config.ExperimentConfig.config_hash`). While a run
+    folder holds no result yet (e.g. a start that failed), its
+    ``config.toml`` is simply replaced.
+
+    Raises
+    ------
+    RunFolderError
+        If ``out`` is a file or not writable, holds files this project did not
+        write, or holds results of another configuration; nothing in it is
+        changed then.
+    """
+    out = ensure_writable_folder(out, "--out")
+    remove_temporary_files(out)
+    config_path = out / "config.toml"
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+    if not entries:
+        atomic_write_text(config_path, config.to_toml())
+        return out
+    if not config_path.is_file():
+        shown = ", ".join(entries[:6]) + (", ..." if len(entries) > 6 else "")
+        raise RunFolderError(f"{out} is not empty and has no config.toml, so it is not a selfassembly run folder (it "
+                             f"holds {shown}); choose a new or empty --out folder, so that nothing in it is "
+                             "overwritten (if it is a run folder whose config.toml was removed, restore that file)")
+    try:
+        previous = load_config(config_path)
+    except ConfigError as exc:
+        raise RunFolderError(f"{out} holds a config.toml that is not a valid selfassembly configuration ({exc}); "
+                             "choose a new --out folder") from None
+    summary = _read_summary(out)
+    _read_metrics(out)
+    hashes = _recorded_hashes(out, summary)
+    h = config.config_hash()
+    if hashes and set(hashes) != {h}:
+        if "" in hashes:
+            why = ("its results carry no configuration hash (an older version of selfassembly wrote them), so they "
+                   "cannot be checked against this configuration; choose a new --out folder")
+        elif previous.config_hash() in hashes:
+            diff = _differences(previous, config)
+            why = ("this configuration differs in " + "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else "")
+                   + f"; choose a new --out folder, or resume that run with --config {config_path}")
+        else:
+            why = (f"{config_path} was changed after they were written, so it no longer describes them; restore "
+                   "that file, or run the changed configuration into a new --out folder")
+        raise RunFolderError(f"{out} holds results of a different configuration: {why}")
+    if not config_path.exists() or config_path.read_text() != config.to_toml():
+        atomic_write_text(config_path, config.to_toml())
+    return out
+
+
+def preset_done(out, config, preset):
+    """Whether ``out`` holds a verified, finished result of ``preset`` under ``config``.
+
+    Finished means recorded with a final status (done, diverged or unstable)
+    by this same configuration: the summary entry and the snapshot file carry
+    its hash, the snapshot file loads, and metrics.csv has a row for each snapshot.
+    """
+    h = config.config_hash()
+    try:
+        entry = _read_summary(out).get("presets", {}).get(preset)
+        if not entry or entry.get("config_hash") != h or entry.get("status") not in FINISHED:
+            return False
+        snaps = load_snapshots(Path(out) / "snapshots" / f"{preset}.npz")
+        if snaps.config_hash != h or list(snaps.sizes) != list(config.sizes):
+            return False
+        steps = [int(r["step"]) for r in _read_metrics(out) if r["preset"] == preset]
+    except (SnapshotError, RunFolderError, ValueError, KeyError):
+        return False
+    return steps == [int(s) for s in snaps.steps]
+
+
+def record_preset(out, config, result):
+    """Write one preset's snapshot file, metric rows, summary entry and the plots.
+
+    Each file is written atomically; the summary entry, which
+    :func:`preset_done` reads first, is written after the snapshot file and
+    the metric rows, so a run killed in between leaves the preset not done.
+    """
+    out = Path(out)
+    h = config.config_hash()
+    result.snapshots.config_hash = h
+    save_snapshots(out / "snapshots" / f"{result.preset}.npz", result.snapshots)
+    rows = [r for r in _read_metrics(out) if r["preset"] != result.preset] + result.rows
+    write_csv(out / "metrics.csv", rows)
+    summary = _read_summary(out) or {"presets": {}}
+    summary["selfassembly_version"] = __version__
+    summary["config_hash"] = h
+    entry = result.summary()
+    entry["config_hash"] = h
+    summary["presets"][result.preset] = entry
+    summary["total_wall_time_s"] = round(float(summary.get("total_wall_time_s", 0) or 0) + result.wall_time, 2)
+    write_json(out / "summary.json", summary)
+    write_training_plots(out, rows)
+    return summary
+
+
 def run_experiment(config, out=None, progress=True):
     """Run every preset of ``config`` and write the output folder.
 
@@ -228,7 +604,8 @@ def run_experiment(config, out=None, progress=True):
     out : path, optional
         Output folder (default: a new folder under ``./results``). If it
         already holds results of the same configuration, finished presets are
-        skipped; if it holds a different configuration, a ConfigError says so.
+        skipped (:func:`preset_done`); see :func:`prepare_run_folder` for
+        the folders that are refused.
     progress : True, file or None
         Where progress lines go (True: standard output; None: silent).
 
@@ -239,97 +616,41 @@ def run_experiment(config, out=None, progress=True):
 
     Raises
     ------
+    ConfigError, DataError, RunFolderError
+        Before anything is written (the folder stays reusable).
     DivergenceError
-        If a preset's weights become NaN/Inf; the outputs written so far
-        (including that preset's snapshots up to the divergence) are kept.
+        After every preset has run and been recorded, if any diverged or was
+        unstable; the message names them.
     """
     if not isinstance(config, ExperimentConfig):
         raise TypeError("config must be an ExperimentConfig (see selfassembly.config)")
-    out = prepare_run_folder(Path(out) if out else _default_out(), config)
-    data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
-    if config.max_train:
-        data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
+    data = load_run_data(config)
+    check_run(config, data)
+    out = prepare_run_folder(out if out else _default_out(), config)
     _progress(f"selfassembly run: {', '.join(config.presets)} on {config.dataset} {config.sizes}, "
               f"{config.epochs} epochs of {len(data.X_train)} samples, {config.mode} mode, {config.target} target -> {out}",
               progress)
     t0 = time.perf_counter()
+    failed = {}
     for preset in config.presets:
         if preset_done(out, config, preset):
-            _progress(f"{preset}: already done in {out}, skipped", progress)
+            entry = _read_summary(out)["presets"][preset]
+            _progress(f"{preset}: already {entry['status']} in {out}, skipped", progress)
+            if entry["status"] != "done":
+                failed[preset] = entry.get("message", "")
             continue
         result = run_preset(config, preset, data, progress, standalone_dir=str(out / "build" / preset))
         record_preset(out, config, result)
-        if result.status == "diverged":
-            raise DivergenceError(result.message + f" Results so far are in {out}.")
+        if result.status != "done":
+            _progress(f"{preset}: {result.status.upper()}: {result.message}", progress)
+            failed[preset] = result.message
     summary = _read_summary(out)
     _progress(format_summary(summary, config), progress)
     _progress(f"total {time.perf_counter() - t0:.0f} s; results in {out}", progress)
-    return summary
-
-
-def prepare_run_folder(out, config):
-    """Create the run folder ``out`` and write (or check) its ``config.toml``.
-
-    Parameters
-    ----------
-    out : path
-    config : ExperimentConfig
-
-    Returns
-    -------
-    Path
-        The folder.
-
-    Raises
-    ------
-    ConfigError
-        If ``out`` already holds results of a different configuration.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    config_path = out / "config.toml"
-    if config_path.exists():
-        previous = load_config(config_path)
-        if previous.to_dict() != config.to_dict():
-            raise ConfigError(f"{out} holds results of a different configuration; choose a new --out folder "
-                              f"(or rerun with --config {config_path} to resume that run)")
-    else:
-        atomic_write_text(config_path, config.to_toml())
-    return out
-
-
-def _read_summary(out):
-    summary_path = Path(out) / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    summary.setdefault("presets", {})
-    return summary
-
-
-def preset_done(out, config, preset):
-    """Whether the run folder ``out`` already holds a finished ``preset`` (summary status and snapshots)."""
-    out = Path(out)
-    done = _read_summary(out)["presets"].get(preset, {}).get("status") == "done"
-    return done and (out / "snapshots" / f"{preset}.npz").exists()
-
-
-def record_preset(out, config, result):
-    """Write one :class:`PresetResult` into the run folder ``out``.
-
-    Its snapshots, its rows of ``metrics.csv`` (replacing any earlier ones of
-    the preset), its entry of ``summary.json`` and the training plots, each
-    file atomically. The folder must have been made by :func:`prepare_run_folder`.
-    """
-    out = Path(out)
-    summary_path, metrics_path = out / "summary.json", out / "metrics.csv"
-    summary = _read_summary(out)
-    rows = _read_csv(metrics_path) if metrics_path.exists() else []
-    save_snapshots(out / "snapshots" / f"{result.preset}.npz", result.snapshots)
-    rows = [r for r in rows if r["preset"] != result.preset] + result.rows
-    write_csv(metrics_path, rows)
-    summary["presets"][result.preset] = result.summary()
-    summary["total_wall_time_s"] = round(summary.get("total_wall_time_s", 0) + result.wall_time, 2)
-    write_json(summary_path, summary)
-    write_training_plots(out, rows)
+    if failed:
+        names = ", ".join(f"{p} ({summary['presets'][p]['status']})" for p in failed)
+        raise DivergenceError(f"{len(failed)} of {len(config.presets)} presets did not train stably: {names}. "
+                              + " ".join(failed.values()) + f" Every preset's results are in {out}.")
     return summary
 
 
@@ -340,6 +661,13 @@ def write_training_plots(out, rows):
     plot_training(rows, Path(out))
 
 
+def _num(x, spec):
+    try:
+        return format(float(x), spec)
+    except (TypeError, ValueError):
+        return format(str(x), ">" + spec.split(".")[0]) if spec[0].isdigit() else str(x)
+
+
 def format_summary(summary, config=None):
     """The short table printed at the end of a run."""
     presets = summary["presets"]
@@ -347,7 +675,7 @@ def format_summary(summary, config=None):
     head = f"{'preset':<26}{'test acc':>9}" + "".join(f"{'angle W' + l:>10}" for l in layers) + f"{'time (s)':>10}  status"
     lines = [head, "-" * len(head)]
     for name, s in presets.items():
-        angles = "".join(f"{s['ff_angle'][l]:>10.1f}" for l in layers)
-        lines.append(f"{name:<26}{s['final_test_acc']:>9.3f}{angles}{s['wall_time_s']:>10.1f}  {s['status']}")
+        angles = "".join(_num(s["ff_angle"].get(l), "10.1f") for l in layers)
+        lines.append(f"{name:<26}{_num(s['final_test_acc'], '9.3f')}{angles}{_num(s['wall_time_s'], '10.1f')}  {s['status']}")
     lines.append("angle Wl: forward-feedback angle (degrees) between W_l^T and V_{l-1} B_l U_l; 90 = random, 0 = aligned")
     return "\n".join(lines)

@@ -19,9 +19,12 @@ Every check failure raises :class:`IDXError` naming the file and what is wrong.
 from __future__ import annotations
 
 import gzip
+import math
 from pathlib import Path
 
 import numpy as np
+
+from .errors import InputError
 
 __all__ = ["IDXError", "read_idx", "write_idx", "load_mnist", "MNIST_FILES", "find_mnist_files"]
 
@@ -46,7 +49,7 @@ MNIST_FILES = {
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
-class IDXError(ValueError):
+class IDXError(InputError):
     """An IDX file is missing, malformed, or does not fit the others."""
 
 
@@ -66,15 +69,25 @@ def _read_bytes(path):
     return raw
 
 
-def read_idx(path):
+def read_idx(path, ndim=None, what="this file"):
     """Read one IDX file (plain or gzip) into a numpy array of native byte order.
+
+    Parameters
+    ----------
+    path : path-like
+    ndim : int, optional
+        The number of dimensions the file must have (checked on the header's
+        byte 3 before its dimensions are read).
+    what : str
+        What the file holds, for that message (e.g. ``"labels"``).
 
     Raises
     ------
     IDXError
-        If the file is missing, the magic number or type code is wrong, or the
-        data are shorter or longer than the header says.
+        If the file is missing, the magic number, type code or number of
+        dimensions is wrong, or the data are shorter or longer than the header says.
     """
+    expected_ndim = ndim
     raw = _read_bytes(path)
     if len(raw) < 4:
         raise IDXError(f"{path}: only {len(raw)} bytes; an IDX file starts with a 4-byte magic number")
@@ -87,17 +100,25 @@ def read_idx(path):
                        + ", ".join(f"0x{c:02X}" for c in IDX_DTYPES))
     if ndim == 0:
         raise IDXError(f"{path}: the magic number says 0 dimensions")
+    if expected_ndim is not None and ndim != expected_ndim:
+        raise IDXError(f"{path}: the magic number (byte 3) says {ndim} dimensions, but {what} must have "
+                       f"{expected_ndim} dimension{'s' if expected_ndim > 1 else ''}; the file is corrupt or not "
+                       "the file its name says")
     header = 4 + 4 * ndim
     if len(raw) < header:
         raise IDXError(f"{path}: truncated header: {ndim} dimensions need {header} header bytes, the file has {len(raw)}")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
     dtype = IDX_DTYPES[code]
-    expected = int(np.prod(dims, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize  # Python ints: absurd dimensions cannot overflow
     got = len(raw) - header
     if got != expected:
         what = "truncated" if got < expected else "has extra bytes"
+        hint = ""
+        if expected > 16 * max(got, 1) or (got and expected * 16 < got):
+            hint = ("; the header's dimension count (byte 3) or sizes are probably wrong: the file is corrupt or "
+                    "not an IDX file")
         raise IDXError(f"{path}: {what}: dimensions {dims} of {dtype.itemsize}-byte items need {expected} data bytes "
-                       f"after the header, the file has {got}")
+                       f"after the header, the file has {got}{hint}")
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
     return data.astype(dtype.newbyteorder("="))
 
@@ -132,11 +153,14 @@ def find_mnist_files(directory):
     for role, name in MNIST_FILES.items():
         dotted = name.replace("-idx", ".idx")
         candidates = [directory / n for base in (name, dotted) for n in (base, base + ".gz")]
-        hit = next((c for c in candidates if c.is_file()), None)
-        if hit is None:
+        hits = [c for c in candidates if c.is_file()]
+        if not hits:
             missing.append(name)
+        elif len(hits) > 1:
+            raise IDXError(f"MNIST folder {directory} holds {' and '.join(h.name for h in hits)}: {len(hits)} "
+                           f"versions of {name}; remove all but one, so that it is clear which is read")
         else:
-            found[role] = hit
+            found[role] = hits[0]
     if missing:
         raise IDXError(f"MNIST folder {directory} lacks {', '.join(missing)} (plain or .gz); it holds: "
                        + (", ".join(sorted(p.name for p in directory.iterdir())) or "nothing"))
@@ -176,7 +200,8 @@ def load_mnist(directory):
         If a file is missing or malformed, or images and labels of a set differ in count.
     """
     paths = find_mnist_files(directory)
-    arrays = {role: read_idx(p) for role, p in paths.items()}
+    arrays = {role: read_idx(p, *((3, "images (count, 28, 28)") if role.endswith("images") else (1, "labels")))
+              for role, p in paths.items()}
     out = []
     for split in ("train", "test"):
         ip, lp = paths[f"{split}_images"], paths[f"{split}_labels"]

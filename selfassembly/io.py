@@ -17,22 +17,31 @@ sizes     (L+1,)                 layer sizes n_0 .. n_L
 W{l}      (S, n_l, n_{l-1})      A_{l-1} -> A_l, l = 1..L
 B{l}      (S, n_{l-1}, n_l)      D_l -> D_{l-1}, l = 2..L
 U{l}      (S, n_l, n_l)          A_l -> D_l, ``U[d, a]``, l = 1..L
-V{l}      (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L-1
+V{l}      (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L
 mask_X    (rows, cols) bool      which synapses of population X exist
+config_hash  () str              sha256 of the configuration that made the run
 ========  =====================  ==========================================
 
 Absent synapses (sparse connectivity) hold 0 in the weight arrays.
+``config_hash`` (see :meth:`selfassembly.config.ExperimentConfig.hash`) is
+absent from files written before it existed, and from snapshots made outside
+``selfassembly run``; it is then read as "".
 """
 from __future__ import annotations
 
 import csv
 import json
 import os
+import re
 import tempfile
+import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .errors import InputError, RunFolderError
 
 __all__ = [
     "atomic_write_text",
@@ -46,6 +55,9 @@ __all__ = [
     "save_snapshots",
     "load_snapshots",
     "SnapshotError",
+    "ensure_writable_folder",
+    "is_temporary_file",
+    "remove_temporary_files",
 ]
 
 
@@ -53,7 +65,7 @@ _UMASK = os.umask(0)
 os.umask(_UMASK)
 
 
-class SnapshotError(ValueError):
+class SnapshotError(InputError):
     """A snapshot file is missing, malformed or inconsistent."""
 
 
@@ -72,6 +84,55 @@ def _atomic(path, write, mode):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    return path
+
+
+#: names of the temporary files :func:`_atomic` writes (``.NAME.XXXXXXXX.tmp``, mkstemp's 8 random characters)
+_TMP_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+
+
+def is_temporary_file(path):
+    """True for a hidden temporary file of an atomic write (left behind only if the process was killed)."""
+    return bool(_TMP_NAME.match(Path(path).name))
+
+
+def remove_temporary_files(folder, recursive=True):
+    """Delete the hidden temporary files a killed run left in ``folder``; return how many."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return 0
+    removed = 0
+    for path in folder.rglob(".*.tmp") if recursive else folder.glob(".*.tmp"):
+        if path.is_file() and is_temporary_file(path):
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+def ensure_writable_folder(path, what="--out"):
+    """Create ``path`` if needed and check that files can be written in it.
+
+    Raises
+    ------
+    RunFolderError
+        If ``path`` is a file, cannot be created, or is not writable; the
+        message names the path, ``what`` (the flag or role) and the fix.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise RunFolderError(f"{what} {path} is a file, not a folder; give a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the folder {path} ({what}): {exc.strerror or exc}; "
+                             "choose a path where you can write") from None
+    try:
+        fd, probe = tempfile.mkstemp(dir=path, prefix=".write-check.", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise RunFolderError(f"cannot write in the folder {path} ({what}): {exc.strerror or exc}; "
+                             "choose a writable folder or fix its permissions") from None
     return path
 
 
@@ -136,15 +197,18 @@ def write_csv(path, rows, fieldnames=None):
 def population_names(n_layers):
     """Names of the synapse populations of a circuit with ``n_layers`` = L layers.
 
+    V_L exists too: it carries no error (e_L comes from the teacher), but the
+    top pair U_L, V_L assembles like the others (MODEL.md).
+
     >>> population_names(2)
-    ['W1', 'W2', 'B2', 'U1', 'U2', 'V1']
+    ['W1', 'W2', 'B2', 'U1', 'U2', 'V1', 'V2']
     """
     L = int(n_layers)
     return (
         [f"W{l}" for l in range(1, L + 1)]
         + [f"B{l}" for l in range(2, L + 1)]
         + [f"U{l}" for l in range(1, L + 1)]
-        + [f"V{l}" for l in range(1, L)]
+        + [f"V{l}" for l in range(1, L + 1)]
     )
 
 
@@ -171,12 +235,15 @@ class Snapshots:
         One entry per population name (see :func:`population_names`).
     masks : dict of str -> ndarray of bool, shape (rows, cols)
         Which synapses exist.
+    config_hash : str
+        Hash of the configuration that made them ("" where unknown).
     """
 
     sizes: list
     steps: np.ndarray
     weights: dict
     masks: dict = field(default_factory=dict)
+    config_hash: str = ""
 
     @property
     def n_layers(self):
@@ -215,7 +282,38 @@ def save_snapshots(path, snapshots):
     arrays = {"sizes": np.asarray(snapshots.sizes, dtype=np.int64), "steps": np.asarray(snapshots.steps, dtype=np.int64)}
     arrays.update({k: np.asarray(v) for k, v in snapshots.weights.items()})
     arrays.update({f"mask_{k}": np.asarray(v, dtype=bool) for k, v in snapshots.masks.items()})
+    if snapshots.config_hash:
+        arrays["config_hash"] = np.asarray(str(snapshots.config_hash))
     return atomic_savez(path, **arrays)
+
+
+#: how every .npz (zip) archive starts: a local file header, or the end record of an empty archive
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+
+
+def _read_npz(path):
+    """Every array of an .npz archive, or a :class:`SnapshotError` saying what is wrong with the file."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(4)
+    except OSError as exc:
+        raise SnapshotError(f"{path}: cannot read the file ({exc.strerror or exc})") from None
+    if head not in _ZIP_MAGIC:
+        what = "is empty" if not head else f"starts with {head!r}"
+        raise SnapshotError(f"{path} is not an .npz snapshot archive (it {what}; an .npz file is a zip archive "
+                            "written by `selfassembly run`); remove it, or rerun that preset")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except ValueError as exc:
+        if "pickle" in str(exc).lower() or "object" in str(exc).lower():
+            raise SnapshotError(f"{path} holds object (pickled) arrays, which are never loaded; a snapshot file "
+                                "holds numeric arrays only, as written by `selfassembly run`") from None
+        raise SnapshotError(f"{path} is not a readable .npz snapshot file ({exc})") from None
+    except (zipfile.BadZipFile, zlib.error, EOFError, OSError, KeyError) as exc:
+        raise SnapshotError(f"{path} is not a readable .npz snapshot file: it is truncated or corrupt "
+                            f"({type(exc).__name__}: {exc}); remove it and rerun that preset "
+                            "(`selfassembly run` with the same --out redoes it)") from None
 
 
 def load_snapshots(path):
@@ -230,16 +328,21 @@ def load_snapshots(path):
     path = Path(path)
     if not path.is_file():
         raise SnapshotError(f"no snapshot file at {path}; run `selfassembly run` first or check the path")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (ValueError, OSError) as exc:
-        raise SnapshotError(f"{path} is not a readable .npz snapshot file ({exc})") from exc
+    arrays = _read_npz(path)
     for key in ("sizes", "steps"):
         if key not in arrays:
             raise SnapshotError(f"{path}: missing array '{key}'; is this a selfassembly snapshot file?")
-    sizes = [int(n) for n in arrays.pop("sizes")]
-    steps = arrays.pop("steps")
+    sizes_arr, steps = arrays.pop("sizes"), arrays.pop("steps")
+    if sizes_arr.ndim != 1 or not np.issubdtype(sizes_arr.dtype, np.integer):
+        raise SnapshotError(f"{path}: 'sizes' must be a 1-D integer array, got {sizes_arr.dtype} of shape {sizes_arr.shape}")
+    if steps.ndim != 1 or not np.issubdtype(steps.dtype, np.integer):
+        raise SnapshotError(f"{path}: 'steps' must be a 1-D integer array, got {steps.dtype} of shape {steps.shape}")
+    config_hash = arrays.pop("config_hash", None)
+    config_hash = str(config_hash) if config_hash is not None else ""
     masks = {k[5:]: v.astype(bool) for k, v in arrays.items() if k.startswith("mask_")}
     weights = {k: v for k, v in arrays.items() if not k.startswith("mask_")}
-    return Snapshots(sizes=sizes, steps=steps, weights=weights, masks=masks).validate(str(path))
+    for name, w in weights.items():
+        if not np.issubdtype(w.dtype, np.number):
+            raise SnapshotError(f"{path}: population {name} holds {w.dtype} values, not numbers")
+    return Snapshots(sizes=[int(n) for n in sizes_arr], steps=steps, weights=weights, masks=masks,
+                     config_hash=config_hash).validate(str(path))

@@ -38,7 +38,8 @@ Output folder
     Table of means and intervals; counts, compile statistics, throughput.
 
 A rerun into the same folder skips every (point, preset) whose run folder
-holds it finished (summary status ``done`` and a snapshot file that loads),
+holds it finished (done, diverged or unstable; verified by
+:func:`selfassembly.experiment.preset_done`, which loads the snapshots),
 and runs the rest.
 """
 from __future__ import annotations
@@ -63,7 +64,7 @@ import numpy as np
 import tomli_w
 
 from .config import ConfigError, ExperimentConfig, load_config, quick_config
-from .io import SnapshotError, atomic_write_text, load_snapshots, write_csv, write_json
+from .io import atomic_write_text, write_csv, write_json
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "run_sweep", "sweep_rows",
            "point_verdicts", "verdict_positive", "sweep_groups", "register", "KILL_ONCE_ENV", "pending",
@@ -405,16 +406,10 @@ def _default_out():
 
 
 def _verified_done(point_dir, config, preset):
-    """Finished and readable: the run folder says done and the preset's snapshot file loads."""
+    """Finished and verified by :func:`selfassembly.experiment.preset_done` (which loads the snapshots)."""
     from .experiment import preset_done
 
-    if not (point_dir / "config.toml").is_file() or not preset_done(point_dir, config, preset):
-        return False
-    try:
-        load_snapshots(point_dir / "snapshots" / f"{preset}.npz")
-    except SnapshotError:
-        return False
-    return True
+    return (point_dir / "config.toml").is_file() and preset_done(point_dir, config, preset)
 
 
 def _check_folder(sweep, out):
@@ -438,16 +433,9 @@ def effective_key(config, preset):
     >>> effective_key(a, "four_synapse") == effective_key(b, "four_synapse")
     False
     """
-    from .binaries import RUNTIME_PARAMETERS
+    from .binaries import RUNTIME_PARAMETERS, used_parameters
 
-    rules = config.rules(preset)
-    used = set(rules.forward.parameters())
-    if rules.feedback.plastic:
-        used |= set(rules.feedback.parameters())
-    if rules.cross.changes:
-        used |= set(rules.cross.parameters())
-    if rules.cross.needs_noise:
-        used.add("sigma_xi")
+    used = used_parameters(config.rules(preset))
     d = config.to_dict()
     d["training"].pop("presets")
     for section in d.values():
@@ -621,7 +609,8 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     summary = {
         "points": len(sweep.points), "presets": sweep.presets, "runs": n_tasks, "skipped": skipped, "ran": n_todo,
         "simulations": len(todo),
-        "done": statuses.count("done"), "diverged": statuses.count("diverged"), "failed": statuses.count("failed"),
+        "done": statuses.count("done"), "diverged": statuses.count("diverged"),
+        "unstable": statuses.count("unstable"), "failed": statuses.count("failed"),
         "missing": statuses.count("missing"),
         "workers": n_workers, "scheduler": scheduler or "local", "dashboard": dashboard,
         "wall_time_s": round(wall, 2), "cluster_start_s": round(start_s, 2),
@@ -635,7 +624,8 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
 
     figures = write_sweep_figures(sweep, rows, out)
     atomic_write_text(out / "sweep.md", sweep_markdown(sweep, rows, summary, figures))
-    _progress(f"sweep: {summary['done']} done, {summary['diverged']} diverged, {summary['failed']} failed "
+    _progress(f"sweep: {summary['done']} done, {summary['diverged']} diverged, {summary['unstable']} unstable, "
+              f"{summary['failed']} failed "
               f"({skipped} skipped as done) in {wall:.0f} s; "
               f"cpp_standalone: {stats['compiles']} compiled, {stats['reused']} reused; results in {out}", progress)
     return summary
@@ -859,6 +849,7 @@ def sweep_markdown(sweep, rows, summary, figures):
     lines = ["# Sweep", "",
              f"{summary['points']} points ({', '.join(sweep.keys) or 'no swept keys'}; seeds {sweep.seeds}) x "
              f"{len(sweep.presets)} presets: {summary['done']} done, {summary['diverged']} diverged, "
+             f"{summary['unstable']} unstable, "
              f"{summary['failed']} failed, {summary['missing']} missing. "
              f"This run: {summary['ran']} runs in {summary['wall_time_s']:.0f} s on {summary['workers']} workers "
              f"({summary['skipped']} skipped as done).", ""]
@@ -912,6 +903,9 @@ def register(subparsers):
 
 
 def _main(args):
+    from .errors import EXIT_OK, EXIT_UNSTABLE
+
+    args.resume_hint = "Rerun the same command to resume: finished runs are skipped."
     if args.retries < 0:
         raise SweepError(f"--retries must be >= 0, got {args.retries}")
     if args.scheduler and args.workers:
@@ -921,5 +915,9 @@ def _main(args):
     if summary["failed"]:
         print(f"selfassembly sweep: {summary['failed']} runs failed (see sweep.csv); rerun to retry them",
               file=sys.stderr)
-        return 1
-    return 0
+    if summary["diverged"] or summary["unstable"]:
+        print(f"selfassembly sweep: {summary['diverged']} runs diverged and {summary['unstable']} became unstable "
+              "(see sweep.csv)", file=sys.stderr)
+    if summary["failed"] or summary["diverged"] or summary["unstable"]:
+        return EXIT_UNSTABLE  # the others still ran
+    return EXIT_OK

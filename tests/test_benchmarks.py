@@ -9,6 +9,7 @@ import pytest
 
 from selfassembly.circuits import Dynamic, Stimulus, build_circuit, initial_weights
 from selfassembly.circuits import reference as ref
+from selfassembly.io import population_names
 from selfassembly.plasticity import PRESET_NAMES, make_preset
 
 from conftest import small_problem
@@ -19,52 +20,96 @@ import learning  # noqa: E402
 import speed  # noqa: E402
 from numpy_loop import DynamicLoop, SampleLoop  # noqa: E402
 
-RULES = [(p, None) for p in PRESET_NAMES] + [("four_synapse", "hebbian")]
+#: (preset, V rule, U rule): every preset as it is, and the Hebbian pair on the four-synapse circuit
+#: (V and U both Hebbian; V mirroring on spontaneous activity while U is Hebbian)
+RULES = [(p, None, None) for p in PRESET_NAMES] + [("four_synapse", "hebbian", "hebbian"),
+                                                    ("four_synapse", "mirror", "hebbian"),
+                                                    ("four_synapse", "fixed", "reconstruct")]
+#: learning rates large enough that every plastic population moves visibly in a few steps
+RATES = dict(eta=0.05, eta_c=0.05, eta_u=0.02)
 
 
-@pytest.mark.parametrize("preset,cross", RULES)
+@pytest.mark.parametrize("preset,cross_v,cross_u", RULES)
 @pytest.mark.parametrize("f,output", [("tanh", "softmax"), ("relu", "linear")])
-def test_sample_loop_matches_reference(rng, seed, preset, cross, f, output):
+def test_sample_loop_matches_reference(rng, seed, preset, cross_v, cross_u, f, output):
     """The lean numpy loop of the speed benchmark computes reference.py's weights, step by step."""
     sizes = [7, 6, 5, 4]
-    rules = make_preset(preset, eta=0.05, eta_c=0.05, cross=cross)
+    rules = make_preset(preset, cross_v=cross_v, cross_u=cross_u, **RATES)
     w, _ = initial_weights(sizes, rules, seed=seed)
     stim = small_problem(rng, sizes, n_steps=5)
     loop = SampleLoop(sizes, rules, w, f, output)
     expected = dict(w)
     for k in stim.order:
-        xi = {l: rng.normal(size=sizes[l]) for l in (1, 2)}
+        xi = {l: rng.normal(size=sizes[l]) for l in range(1, len(sizes))}  # every layer l = 1..L, the top too
         sig = ref.sweep(expected, stim.X[k], stim.Y[k], f, output)
         expected = ref.plasticity_step(expected, sig, rules, xi)
         loop.present(stim.X[k], stim.Y[k], xi)
     got = loop.weights()
+    assert set(got) == set(expected) == set(population_names(len(sizes) - 1))
     moved = 0
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-12, atol=1e-13, err_msg=name)
         moved += not np.allclose(expected[name], w[name])
     assert moved >= 3
+    for pop, kind in (("V", rules.cross.v), ("U", rules.cross.u)):  # the cross-stream rules act at every layer
+        for l in range(1, len(sizes)):
+            assert np.allclose(expected[f"{pop}{l}"], w[f"{pop}{l}"]) == (kind == "fixed"), f"{pop}{l}"
 
 
-@pytest.mark.parametrize("preset,cross", RULES)
-def test_dynamic_loop_matches_circuit(rng, seed, preset, cross):
+@pytest.mark.parametrize("preset,cross_v,cross_u", RULES)
+def test_dynamic_loop_matches_circuit(rng, seed, preset, cross_v, cross_u):
     """The numpy time-step loop computes what the Brian2 circuit computes in the dynamic mode, step by step."""
     sizes = [6, 5, 4, 3]
-    rules = make_preset(preset, eta=0.05, eta_c=0.05, cross=cross)
+    rules = make_preset(preset, cross_v=cross_v, cross_u=cross_u, **RATES)
     w, m = initial_weights(sizes, rules, seed=seed)
-    mode = Dynamic(tau_r_ms=1.0, T_present_ms=2.0, dt_ms=0.5)
+    mode = Dynamic(tau_r_ms=1.0, T_present_ms=2.0, dt_ms=0.5, tau_xi_ms=3.0)
     stim = small_problem(rng, sizes, n_steps=2)
     c = build_circuit(sizes, rules, w, m, stim, mode=mode)
-    loop = DynamicLoop(sizes, rules, w, 1.0, 2.0, 0.5)
+    loop = DynamicLoop(sizes, rules, w, 1.0, 2.0, 0.5, tau_xi_ms=3.0)
+    assert loop.noise_decay == pytest.approx(mode.noise_decay, rel=1e-15)
+    L = len(sizes) - 1
     for step in range(2 * mode.steps_per_presentation):
         k = stim.order[step // mode.steps_per_presentation]
         c.network.run(mode.dt, namespace={})
-        xi = {l: np.array(c.A[l].spont[:]) for l in (1, 2)} if rules.cross.needs_noise else None
+        # the circuit's spontaneous activity of this step, in every layer l = 1..L (the top too)
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, L + 1)} if rules.cross.needs_noise else None
         loop.step(stim.X[k], stim.Y[k], xi)
     got, want = loop.weights(), c.weights()
+    assert set(got) == set(want) == set(population_names(L))
     for name in want:
         np.testing.assert_allclose(got[name], want[name], rtol=1e-10, atol=1e-13, err_msg=name)
     assert not np.allclose(want["W1"], w["W1"])
-    np.testing.assert_allclose(loop.r[3], np.asarray(c.A[3].r[:]), rtol=1e-10, atol=1e-13)
+    for pop, kind in (("V", rules.cross.v), ("U", rules.cross.u)):
+        for l in range(1, L + 1):
+            assert np.allclose(want[f"{pop}{l}"], w[f"{pop}{l}"]) == (kind == "fixed"), f"{pop}{l}"
+    for l in range(1, L + 1):  # the rates after relaxation, in both streams
+        np.testing.assert_allclose(loop.r[l], np.asarray(c.A[l].r[:]), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(loop.d[l], np.asarray(c.D[l].d[:]), rtol=1e-10, atol=1e-13)
+
+
+@pytest.mark.parametrize("loop_kind", ["sample", "dynamic"])
+def test_loop_spontaneous_activity_is_the_modes_ou_process(loop_kind):
+    """The loops' own noise (used by train): exactly the circuit's update
+    xi <- decay xi + sigma sqrt(1 - decay^2) z, from a stationary start, in every layer l = 1..L."""
+    sizes = [5, 4, 3, 2]
+    rules = make_preset("four_synapse", sigma_xi=0.7)
+    w, _ = initial_weights(sizes, rules, seed=1)
+    if loop_kind == "sample":
+        loop, decay = SampleLoop(sizes, rules, w), 0.0
+    else:
+        loop = DynamicLoop(sizes, rules, w, 1.0, 2.0, 0.5, tau_xi_ms=3.0)
+        decay = Dynamic(tau_r_ms=1.0, T_present_ms=2.0, dt_ms=0.5, tau_xi_ms=3.0).noise_decay
+        assert decay == pytest.approx(np.exp(-0.5 / 3.0), rel=1e-15)
+    xi, draw = loop._spontaneous(np.random.default_rng(5))
+    assert sorted(xi) == [1, 2, 3]
+    mirror = np.random.default_rng(5)
+    want = {l: 0.7 * mirror.standard_normal(sizes[l]) for l in (1, 2, 3)}
+    for _ in range(4):
+        draw()
+        for l in (1, 2, 3):
+            want[l] = decay * want[l] + 0.7 * np.sqrt(1 - decay**2) * mirror.standard_normal(sizes[l])
+            np.testing.assert_allclose(xi[l], want[l], rtol=1e-14, atol=1e-15)
+    assert SampleLoop(sizes, make_preset("kolen_pollack"), w)._spontaneous()[0] is None  # no noise without mirror/reconstruct
 
 
 # ---- learning benchmark ---------------------------------------------------------
@@ -166,16 +211,41 @@ def test_parse_arch():
 # ---- speed benchmark ------------------------------------------------------------
 
 def test_work_per_step_counts():
-    """Synapses, plastic synapses and signal products of 4-3-2-1 four_synapse, counted by hand."""
-    w = speed.work_per_step([4, 3, 2, 1], "four_synapse")
-    # W: 12 + 6 + 2; U: 9 + 4 + 1; B: 6 + 2; V: 9 + 4
-    assert w["synapses"] == 20 + 14 + 8 + 13
-    assert w["plastic"] == 20 + 8 + 13  # W, B, V (mirror); U fixed
-    # U1, U2 carry e, r (for B) and xi (for V): 3 signals; U3 only e
-    assert w["signals"] == 20 + 3 * 9 + 3 * 4 + 1 + 8 + 13
-    assert w["bytes_read_min"] == 8 * 55 and w["bytes_rmw_min"] == 16 * 41
-    bp = speed.work_per_step([4, 3, 2, 1], "backprop")
-    assert bp["signals"] == 20 + 2 * 9 + 2 * 4 + 1 + 8 + 13  # no spontaneous activity, U = I fixed
+    """Synapses, plastic synapses and signal products of 4-3-2-1, counted by hand from the rules.
+
+    Sizes n = 4-3-2-1 (L = 3). Populations and their synapses:
+    W: 12 + 6 + 2 = 20; U_l = n_l x n_l: 9 + 4 + 1 = 14; B: B2 6 + B3 2 = 8;
+    V_l = n_l x n_l at every layer, V_3 included: 9 + 4 + 1 = 14. 56 in all.
+    Signals each carries (what the Brian2 circuit sums):
+    W_l: h (1). U_l: e (1); r for B below the top (l < L) when B changes; xi (s = U xi) at every
+    layer when V mirrors or U reconstructs. B: d (1). V_l: p below the top (l < L); s back
+    (a = V s) at every layer when U reconstructs.
+    """
+    w = speed.work_per_step([4, 3, 2, 1], "four_synapse")  # B plastic, V mirror, U reconstruct
+    assert w["synapses"] == 20 + 14 + 8 + 14
+    assert w["plastic"] == 20 + 8 + 14 + 14  # W, B, V (mirror) and U (reconstruct): everything
+    # U1, U2: e, r, xi; U3: e, xi. V1, V2: p, s back; V3: s back only
+    assert w["signals"] == 20 + (3 * 9 + 3 * 4 + 2 * 1) + 8 + (2 * 9 + 2 * 4 + 1 * 1)
+    assert w["bytes_read_min"] == 8 * 56 and w["bytes_rmw_min"] == 16 * 56
+    assert w["flops"] == 2 * w["signals"] + 3 * w["plastic"] and w["weight_bytes"] == 8 * 56
+    assert w["bytes_brian2"] == 16 * w["signals"] + 24 * w["plastic"]
+
+    fu = speed.work_per_step([4, 3, 2, 1], "four_synapse_fixed_u")  # V mirror, U fixed: xi but no way back
+    assert fu["plastic"] == 20 + 8 + 14  # U fixed
+    assert fu["signals"] == 20 + (3 * 9 + 3 * 4 + 2 * 1) + 8 + (9 + 4 + 0)
+    assert fu["bytes_read_min"] == 8 * (56 - 1)  # V3 transmits nothing; read and written by its update only
+    assert fu["bytes_rmw_min"] == 16 * 42
+
+    hh = speed.work_per_step([4, 3, 2, 1], "four_synapse", cross_v="hebbian", cross_u="hebbian")
+    assert hh["plastic"] == 56  # every population learns; Hebbian U and V read r and d, no spontaneous activity
+    assert hh["signals"] == 20 + (2 * 9 + 2 * 4 + 1) + 8 + (9 + 4)
+
+    bp = speed.work_per_step([4, 3, 2, 1], "backprop")  # tied B (changes with W), U = V = I fixed
+    assert bp["synapses"] == 56 and bp["plastic"] == 20 + 8
+    assert bp["signals"] == 20 + (2 * 9 + 2 * 4 + 1) + 8 + (9 + 4)  # no spontaneous activity
+    assert bp["bytes_read_min"] == 8 * 55  # V3 (= I, fixed) transmits nothing
+    fa = speed.work_per_step([4, 3, 2, 1], "feedback_alignment")  # B fixed: U carries no r
+    assert fa["signals"] == 20 + (9 + 4 + 1) + 8 + (9 + 4) and fa["plastic"] == 20
 
 
 def test_speed_benchmark_quick(tmp_path):

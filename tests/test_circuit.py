@@ -60,7 +60,7 @@ def test_plasticity_steps_match_numpy(rng, seed, preset):
     expected = dict(w)
     for k in stim.order:
         c.run(1)
-        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes) - 1)} if rules.cross.needs_noise else None
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes))} if rules.cross.needs_noise else None
         sig = ref.sweep(expected, stim.X[k], stim.Y[k])
         expected = ref.plasticity_step(expected, sig, rules, xi)
     got = c.weights()
@@ -215,3 +215,38 @@ def test_bad_sizes_and_shapes(rng, seed):
         Stimulus(np.full((3, 5), np.nan), np.zeros((3, 3)), np.array([0]))
     with pytest.raises(ValueError, match="probability"):
         Connectivity("gaussian", p=1.5)
+
+
+def test_spontaneous_activity_assembles_the_cross_stream_pair(rng, seed, plot_dir):
+    """Driven only by spontaneous activity (eta = 0), V mirrors U and U becomes orthogonal, in every
+    layer including the top pair (Oja's subspace rule: U^T U -> (lam_c / sigma_xi^2) I).
+
+    The floor (orthogonality about 0.2, condition number about 1.4, cross-stream angle about
+    20 deg) is set by the noise of V's mirror at eta_c = 0.02; a random square U starts near
+    1, with condition numbers of 10 to 10^5."""
+    import matplotlib.pyplot as plt
+
+    from selfassembly.analysis.alignment import cross_stream_angles, u_condition, u_orthogonality
+
+    sizes = [4, 12, 10, 6]
+    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.0, lam=0.0, eta_c=0.02, eta_u=0.005)
+    c = build_circuit(sizes, rules, w, m, small_problem(rng, sizes, n_steps=2500), record_every=250)
+    c.run(2500)
+    steps, rec = c.recorded_weights()
+    frames = [{k: v[i] for k, v in rec.items()} for i in range(len(steps))]
+    orth = np.array([list(u_orthogonality(f).values()) for f in frames])
+    cross = np.array([list(cross_stream_angles(f).values()) for f in frames])
+    final = c.weights()
+    assert np.all(orth[0] > 0.8) and np.all(cross[0] > 75)  # the random start
+    values = (u_orthogonality(final), u_condition(final), cross_stream_angles(final))
+    for l in (1, 2, 3):
+        assert values[0][l] < 0.35 and values[1][l] < 2.5 and values[2][l] < 30, values
+        # the scale of the fixed point: U^T U -> I for sigma_xi = lam_c = 1
+        assert np.mean(np.diag(final[f"U{l}"].T @ final[f"U{l}"])) == pytest.approx(1.0, abs=0.25)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    axes[0].plot(steps, orth)
+    axes[0].set(xlabel="presentations", ylabel="||U^T U / mean diag - I|| / sqrt(n)")
+    axes[1].plot(steps, cross)
+    axes[1].set(xlabel="presentations", ylabel="angle(V, U^T) (deg)")
+    fig.savefig(plot_dir / "cross_stream_assembly.png")
+    plt.close(fig)

@@ -55,19 +55,23 @@ def test_rerun_with_other_config_is_refused(quick_run, capsys):
     assert "different configuration" in capsys.readouterr().err
 
 
-def test_divergence_stops_naming_preset_and_step(tmp_path, capsys):
+def test_divergence_is_recorded_and_the_run_goes_on(tmp_path, capsys):
     out = tmp_path / "div"
-    code = main(["run", "--quick", "--presets", "kolen_pollack,backprop", "--eta", "1000", "--lam", "0",
-                 "--out", str(out)])
-    assert code == 1
+    args = ["run", "--quick", "--presets", "kolen_pollack,backprop", "--eta", "1000", "--lam", "0", "--out", str(out)]
+    assert main(args) == 3
     err = capsys.readouterr().err
     assert "preset 'kolen_pollack' diverged" in err and "at presentation" in err
+    assert "plasticity.eta (now 1000, default 0.02)" in err  # the advice names the parameter that is large
     summary = json.loads((out / "summary.json").read_text())
     assert summary["presets"]["kolen_pollack"]["status"] == "diverged"
-    assert "backprop" not in summary["presets"]  # the run stopped there
+    assert "backprop" in summary["presets"]  # the run went on to the next preset
     snaps = load_snapshots(out / "snapshots" / "kolen_pollack.npz")
     assert all(np.all(np.isfinite(w)) for w in snaps.weights.values())
     assert not list(out.glob("**/*.tmp"))
+    # the rerun does not train again: the outcome is recorded, and the status still says so
+    assert main(args) == 3
+    out_text, err = capsys.readouterr()
+    assert "kolen_pollack: already diverged" in out_text and "kolen_pollack (diverged)" in err
 
 
 @pytest.mark.parametrize("args,match", [

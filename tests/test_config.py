@@ -7,7 +7,7 @@ from selfassembly.config import ConfigError, ExperimentConfig, load_config
 def test_defaults_are_the_self_assembly_experiment():
     c = ExperimentConfig()
     assert c.sizes == [64, 128, 128, 10]
-    assert c.presets == ["four_synapse", "kolen_pollack", "feedback_alignment", "backprop"]
+    assert c.presets == ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack", "backprop"]
     assert c.dataset == "digits" and c.mode == "sample" and c.target == "numpy"
 
 

@@ -61,22 +61,25 @@ def inspected(tmp_path_factory):
     return root, root / "inspect", verdicts, lines
 
 
-def test_verdicts_structured_assembled_random_not(inspected):
+def test_verdicts_structured_and_random_not(inspected):
     root, out, verdicts, lines = inspected
-    assert verdicts["kolen_pollack"]["assembled"] is True
-    assert verdicts["four_synapse"]["assembled"] is False
-    assert any("forward-feedback angle of layer" in f for f in verdicts["four_synapse"]["failed"])
+    assert verdicts["kolen_pollack"]["verdict"] == "STRUCTURED"
+    assert verdicts["four_synapse"]["verdict"] == "NOT ASSEMBLED"
+    # a random circuit fails the first test, the cross-stream angle against the null
+    assert verdicts["four_synapse"]["decided_by"].startswith("cross-stream angle of layer 1 is inside the random null")
     kp = next(x for x in lines if x.startswith("kolen_pollack:"))
     fs = next(x for x in lines if x.startswith("four_synapse:"))
-    assert "ASSEMBLED at step 100" in kp and "NOT ASSEMBLED" not in kp
-    assert "NOT ASSEMBLED at step 100" in fs
+    assert kp.startswith("kolen_pollack: STRUCTURED (U = V = I by construction")
+    assert fs.startswith("four_synapse: NOT ASSEMBLED (cross-stream angle")
     # the printed numbers are the data's: angles of the last snapshot
     last = random_snapshots().at(2)
     for a in forward_feedback_angles(last).values():
         assert f"{a:.1f}" in fs
     saved = json.loads((out / "verdicts.json").read_text())
-    assert saved["presets"]["kolen_pollack"]["assembled"] is True
-    assert "forward-feedback angle <" in saved["criterion"]
+    assert saved["presets"]["kolen_pollack"]["verdict"] == "STRUCTURED"
+    assert saved["alpha"] == 0.01 and "random-matrix null" in saved["criterion"]
+    # the census is reported beside the verdict
+    assert set(saved["presets"]["kolen_pollack"]["motifs"]) == {"2", "3"}
 
 
 def test_files_written(inspected):
@@ -107,7 +110,6 @@ def test_motifs_json_matches_direct_census(inspected):
     final = data["snapshots"][-1]
     assert final["total"]["z"] > 3 and final["total"]["ratio"] > 3
     assert data["snapshots"][0]["total"]["ratio"] < final["total"]["ratio"]
-    assert data["verdict"]["assembled"] is True
 
 
 def test_alignment_csv_and_graphml(inspected):
@@ -132,7 +134,7 @@ def test_register_adds_inspect_command(tmp_path, capsys):
                               "--samples", "0", "--no-plots", "--triads", "U,V"])
     assert args.func(args) == 0
     printed = capsys.readouterr().out
-    assert "four_synapse: NOT ASSEMBLED" in printed
+    assert "four_synapse: NOT ASSEMBLED (cross-stream angle" in printed
     data = json.loads((tmp_path / "o" / "four_synapse" / "motifs.json").read_text())
     assert data["snapshots"][0]["triads"]["populations"] == ["U", "V"]
     assert not (tmp_path / "o" / "four_synapse" / "circuit.png").exists()
@@ -183,23 +185,10 @@ def test_without_config_and_one_layer_circuit(tmp_path):
     root = make_results(tmp_path / "run", presets={"backprop": assembling_snapshots([6, 4])}, config=False)
     lines = []
     verdicts = inspect_results(root, plots=True, echo=lines.append, **FAST)
-    assert verdicts["backprop"]["assembled"] is None
+    assert verdicts["backprop"]["verdict"] == "NOT APPLICABLE"
     assert any("no config.toml" in x for x in lines)
-    assert any(x.startswith("backprop: NOT APPLICABLE") for x in lines)
+    assert any(x.startswith("backprop: NOT APPLICABLE (one-layer circuit") for x in lines)
     assert (root / "inspect" / "backprop" / "circuit.png").is_file()
-
-
-def test_verdict_edge_values():
-    from selfassembly.analysis.inspect import assembly_verdict
-
-    row = {"step": 5, "ff_angle_2": 10.0, "cross_angle_1": 5.0}
-    assert assembly_verdict(row, {"layers": {2: {"weighted_z": float("inf"), "ratio": 2.0, "z": 4.0}}})["assembled"]
-    v = assembly_verdict(row, {"layers": {2: {"weighted_z": float("nan"), "ratio": 2.0, "z": 4.0}}})
-    assert v["assembled"] is False and "weighted motif z of layers 1-2" in v["failed"][0]
-    v = assembly_verdict(dict(row, ff_angle_2=float("nan")), {"layers": {2: {"weighted_z": 9.0, "ratio": 2.0, "z": 4.0}}})
-    assert v["assembled"] is False and "forward-feedback angle of layer 2" in v["failed"][0]
-    v = assembly_verdict(row, {"layers": {2: {"weighted_z": 9.0, "ratio": 2.0, "z": 4.0}}}, max_angle=8.0)
-    assert v["failed"] == ["forward-feedback angle of layer 2 is 10.0 deg (>= 8)"]
 
 
 def test_diverged_snapshots_are_left_out_with_a_note(tmp_path):
@@ -208,7 +197,8 @@ def test_diverged_snapshots_are_left_out_with_a_note(tmp_path):
     root = make_results(tmp_path / "run", presets={"four_synapse": snaps})
     lines = []
     verdicts = inspect_results(root, plots=False, echo=lines.append, **FAST)
-    assert verdicts["four_synapse"]["step"] == 50
+    assert verdicts["four_synapse"]["verdict"] == "NOT ASSEMBLED"
+    assert json.loads((root / "inspect" / "four_synapse" / "motifs.json").read_text())["snapshots"][-1]["step"] == 50
     assert any("steps [100] hold non-finite weights" in x for x in lines)
     for k in range(3):
         snaps.weights["W2"][k, 0, 0] = np.inf

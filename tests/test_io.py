@@ -34,7 +34,7 @@ def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(SnapshotError, match="no snapshot file"):
         load_snapshots(tmp_path / "none.npz")
     (tmp_path / "junk.npz").write_bytes(b"not a zip archive")
-    with pytest.raises(SnapshotError, match="not a readable .npz"):
+    with pytest.raises(SnapshotError, match=r"not an \.npz snapshot archive \(it starts with b'not '"):
         load_snapshots(tmp_path / "junk.npz")
     np.savez(tmp_path / "other.npz", a=np.zeros(3))
     with pytest.raises(SnapshotError, match="missing array 'sizes'"):
@@ -55,8 +55,29 @@ def test_object_arrays_are_never_unpickled(tmp_path):
     arrays = {k: v for k, v in np.load(save_snapshots(tmp_path / "s.npz", _snapshots())).items()}
     arrays["W1"] = np.array([{"evil": 1}, None], dtype=object)
     np.savez(tmp_path / "pickled.npz", **arrays)
-    with pytest.raises(SnapshotError, match="not a readable"):
+    with pytest.raises(SnapshotError, match=r"holds object \(pickled\) arrays, which are never loaded"):
         load_snapshots(tmp_path / "pickled.npz")
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip"])
+def test_damaged_archives_are_named_not_crashed(tmp_path, damage):
+    path = save_snapshots(tmp_path / "s.npz", _snapshots(sizes=(30, 20, 10), S=3))
+    raw = bytearray(path.read_bytes())
+    if damage == "truncate":
+        raw = raw[: len(raw) // 2]  # BadZipFile: the central directory is gone
+    else:
+        raw[200:260] = bytes(60)  # a member's compressed data destroyed: zlib.error or a CRC error
+    path.write_bytes(bytes(raw))
+    with pytest.raises(SnapshotError, match="truncated or corrupt"):
+        load_snapshots(path)
+
+
+def test_config_hash_round_trip(tmp_path):
+    snaps = _snapshots()
+    snaps.config_hash = "ab" * 32
+    assert load_snapshots(save_snapshots(tmp_path / "s.npz", snaps)).config_hash == "ab" * 32
+    snaps.config_hash = ""
+    assert load_snapshots(save_snapshots(tmp_path / "t.npz", snaps)).config_hash == ""
 
 
 def test_atomic_write_leaves_old_file_on_failure(tmp_path):

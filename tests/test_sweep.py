@@ -219,7 +219,7 @@ def test_failed_point_is_recorded_and_others_finish(tmp_path, capsys):
                       silence_logs=logging.ERROR) as cluster:
         code = main(["sweep", str(f), "--quick", "--scheduler", cluster.scheduler_address, "--retries", "1",
                      "--out", str(out)])
-    assert code == 1
+    assert code == 3  # some runs did not finish; the others still ran
     assert "1 runs failed" in capsys.readouterr().err
     rows = {r["data.dataset"]: r for r in _rows(out / "sweep.csv")}
     assert rows["digits"]["status"] == "done"

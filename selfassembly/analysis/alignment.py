@@ -4,7 +4,9 @@
   feedback M_{l+1} = V_l B_{l+1} U_{l+1} (0 deg assembled, 90 deg random);
 * cross-stream reciprocity: the angle between V_l and U_l^T;
 * gradient alignment: the angle between the circuit's dW_l and the true
-  backprop gradient on the same samples.
+  backprop gradient on the same samples;
+* orthogonality of U: ``||U_l^T U_l / mean(diag) - I||_F / sqrt(n_l)`` (0 for
+  an orthogonal U up to scale) and U_l's condition number.
 
 Angles between matrices use the Frobenius inner product,
 ``angle(A, B) = arccos(<A, B>_F / (|A|_F |B|_F))`` in degrees.
@@ -21,6 +23,8 @@ __all__ = [
     "forward_feedback_angles",
     "cross_stream_angles",
     "gradient_alignment",
+    "u_orthogonality",
+    "u_condition",
 ]
 
 
@@ -65,9 +69,41 @@ def forward_feedback_angles(weights):
 
 
 def cross_stream_angles(weights):
-    """Angle between V_l and U_l^T for l = 1 .. L-1, as ``{l: degrees}``."""
+    """Angle between V_l and U_l^T for l = 1 .. L, as ``{l: degrees}``."""
     L = _layers(weights)
-    return {l: angle(weights[f"V{l}"], weights[f"U{l}"].T) for l in range(1, L)}
+    return {l: angle(weights[f"V{l}"], weights[f"U{l}"].T) for l in range(1, L + 1)}
+
+
+def u_orthogonality(weights):
+    """How far each U_l is from orthogonal (up to scale), as ``{l: value}``.
+
+    .. math:: \\frac{\\| U_l^T U_l / \\overline{\\mathrm{diag}}(U_l^T U_l) - I \\|_F}{\\sqrt{n_l}}
+
+    0 for an orthogonal matrix times any scale; about 1 for a square Gaussian
+    matrix (its Gram matrix has off-diagonal entries of size 1/sqrt(n)); NaN
+    for U = 0.
+
+    >>> u_orthogonality({"W1": np.eye(2), "U1": 3 * np.eye(2)})
+    {1: 0.0}
+    """
+    out = {}
+    for l in range(1, _layers(weights) + 1):
+        U = weights[f"U{l}"]
+        G = U.T @ U
+        scale = np.mean(np.diag(G))
+        out[l] = float(np.linalg.norm(G / scale - np.eye(len(G))) / np.sqrt(len(G))) if scale > 0 else float("nan")
+    return out
+
+
+def u_condition(weights):
+    """Condition number (largest / smallest singular value) of each U_l, as ``{l: value}``.
+
+    1 for an orthogonal U; inf for a singular one.
+
+    >>> u_condition({"W1": np.eye(2), "U1": np.diag([1.0, 0.5])})
+    {1: 2.0}
+    """
+    return {l: float(np.linalg.cond(weights[f"U{l}"])) for l in range(1, _layers(weights) + 1)}
 
 
 def gradient_alignment(weights, X, Y, f="tanh", output="softmax"):

@@ -44,9 +44,10 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from ..io import SnapshotError, atomic_write_text, load_snapshots, write_json  # noqa: E402
+from ..errors import InputError  # noqa: E402
+from ..io import SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots, write_json  # noqa: E402
 from .physiology import SONG_DENSITY, TRIAD_CLASSES, model_statistics  # noqa: E402
-from .physiology_data import STATISTICS, load_user_data, shipped_data  # noqa: E402
+from .physiology_data import STATISTICS, check_duplicates, load_user_data, shipped_data  # noqa: E402
 
 __all__ = ["compare_results", "judge", "register", "main", "STRUCTURAL", "VERDICT_RULE"]
 
@@ -131,9 +132,9 @@ def _configured_presets(results_dir):
     if not path.is_file():
         return []
     try:
-        config = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path} is not valid TOML ({exc})") from None
+        config = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path} is not valid TOML ({exc})") from None
     presets = config.get("training", {}).get("presets", [])
     return [presets] if isinstance(presets, str) else list(presets)
 
@@ -174,11 +175,32 @@ def discover_presets(results_dir):
 
 
 # --------------------------------------------------------------------------- comparison
-def _model_records(found, density, seed):
-    """Model values of every preset: {preset: (records, steps)}."""
-    out = {}
+def _load_checked(found, results_dir):
+    """Load every snapshot file, refusing those that do not belong to the run's config.toml (as inspect does)."""
+    from .inspect import read_run_config
+
+    config = read_run_config(results_dir)
+    loaded = {}
     for preset, path in found.items():
         snaps = load_snapshots(path)
+        if len(snaps.steps) == 0:
+            raise SnapshotError(f"{path} holds no snapshot (steps is empty); the run recorded nothing for {preset}")
+        if config is not None and config.get("sizes") is not None and list(snaps.sizes) != list(config["sizes"]):
+            raise SnapshotError(
+                f"{path} has layer sizes {list(snaps.sizes)} but {Path(results_dir) / 'config.toml'} says "
+                f"{list(config['sizes'])}; the snapshots do not belong to this run (rerun it, or remove the stale file)")
+        if config is not None and snaps.config_hash and config.get("config_hash") not in (None, snaps.config_hash):
+            raise SnapshotError(
+                f"{path} was made by another configuration than {Path(results_dir) / 'config.toml'} (their hashes "
+                "differ); the snapshots do not belong to this run (rerun it, or remove the stale file)")
+        loaded[preset] = snaps
+    return loaded
+
+
+def _model_records(loaded, density, seed):
+    """Model values of every preset: {preset: (records, steps)}."""
+    out = {}
+    for preset, snaps in loaded.items():
         first, last = snaps.at(0), snaps.at(len(snaps.steps) - 1)
         records = model_statistics(first, last, snaps.masks, density=density, seed=seed)
         for r in records:
@@ -289,12 +311,19 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
     """
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
+    if not results_dir.is_dir():
+        raise FileNotFoundError(f"no results folder at {results_dir}; give the folder written by `selfassembly run`")
+    if not (isinstance(density, (int, float)) and 0 < density <= 1):
+        raise InputError(f"--density must be in (0, 1] (a fraction of synapses kept), got {density}")
     points = shipped_data()
     for path in data_files:
         points += load_user_data(path)
+    check_duplicates(points)
     found, missing = discover_presets(results_dir)
+    loaded = _load_checked(found, results_dir)
+    ensure_writable_folder(out_dir, "--out")  # before the long computation, not after it
     statuses = _statuses(results_dir)
-    per_preset = _model_records(found, density, seed)
+    per_preset = _model_records(loaded, density, seed)
     records = [r for recs, _ in per_preset.values() for r in recs] + _structural_records()
     statistics = _by_statistic(points, records)
     result = {
@@ -307,7 +336,6 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
         "summary": _summary(statistics, per_preset),
         "statistics": statistics,
     }
-    out_dir.mkdir(parents=True, exist_ok=True)
     write_json(out_dir / "physiology.json", result)
     if plots:
         plot_statistics(result, out_dir / "physiology_statistics.png")
@@ -702,7 +730,7 @@ def main(argv=None):
     args = parser.parse_args(["compare"] + list(sys.argv[1:] if argv is None else argv))
     try:
         return args.func(args)
-    except (ValueError, FileNotFoundError) as exc:
+    except (InputError, OSError) as exc:
         print(f"selfassembly compare: error: {exc}", file=sys.stderr)
         return 2
 

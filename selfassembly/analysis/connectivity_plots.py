@@ -153,8 +153,8 @@ def _num(x):
     return float("nan") if x is None else float(x)
 
 
-def plot_timecourse(align_rows, motif_rows, path, title=None, max_angle=60.0, min_z=3.0):
-    """Alignment angles and motif statistics of one preset over training (2 x 2 panels).
+def plot_timecourse(align_rows, motif_rows, path, title=None):
+    """Alignment angles, motif statistics and U's orthogonality of one preset over training (3 x 2 panels).
 
     Parameters
     ----------
@@ -163,18 +163,16 @@ def plot_timecourse(align_rows, motif_rows, path, title=None, max_angle=60.0, mi
     motif_rows : list of dict
         :func:`~selfassembly.analysis.timecourse.motif_timecourse`.
     path : str or Path
-    max_angle, min_z : float
-        The verdict thresholds, drawn as dotted lines.
     """
     steps_a = [r["step"] for r in align_rows]
     steps_m = [r["step"] for r in motif_rows]
-    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True)
+    fig, axes = plt.subplots(3, 2, figsize=(10, 10), sharex=True)
     ax = axes[0, 0]
     for l, y in series(align_rows, "ff_angle_").items():
         ax.plot(steps_a, y, marker=".", label=f"W{l}^T vs M{l}")
     for l, y in series(align_rows, "cross_angle_").items():
         ax.plot(steps_a, y, ls="--", marker=".", label=f"V{l} vs U{l}^T")
-    ax.axhline(max_angle, color="k", ls=":", lw=0.8)
+    ax.axhline(90, color="k", ls=":", lw=0.8)  # random matrices
     ax.set(ylabel="angle (deg)", ylim=(0, 180 if ax.get_ylim()[1] > 95 else 95), title="forward-feedback and cross-stream angles")
     ax.legend(fontsize=7)
     ax = axes[0, 1]
@@ -197,9 +195,20 @@ def plot_timecourse(align_rows, motif_rows, path, title=None, max_angle=60.0, mi
         ax.plot(steps_m, y, marker=".", label=f"weighted, layers {l - 1}-{l}")
     for l, y in _motif_series(motif_rows, "z").items():
         ax.plot(steps_m, y, ls="--", marker=".", label=f"count, layers {l - 1}-{l}")
-    ax.axhline(min_z, color="k", ls=":", lw=0.8)
+    ax.axhline(0, color="k", ls=":", lw=0.8)
     ax.set_yscale("symlog", linthresh=3)
     ax.set(xlabel="presentations", ylabel="z against shuffled null", title="motif z-score")
+    ax.legend(fontsize=7)
+    ax = axes[2, 0]
+    for l, y in series(align_rows, "u_orth_").items():
+        ax.plot(steps_a, y, marker=".", label=f"U{l}")
+    ax.set(xlabel="presentations", ylabel="||U^T U / mean diag - I|| / sqrt(n)", title="orthogonality of U (0 = orthogonal)")
+    ax.legend(fontsize=7)
+    ax = axes[2, 1]
+    for l, y in series(align_rows, "u_cond_").items():
+        ax.plot(steps_a, y, marker=".", label=f"U{l}")
+    ax.set_yscale("log")
+    ax.set(xlabel="presentations", ylabel="condition number", title="condition number of U (1 = orthogonal)")
     ax.legend(fontsize=7)
     if title:
         fig.suptitle(title)
@@ -207,7 +216,7 @@ def plot_timecourse(align_rows, motif_rows, path, title=None, max_angle=60.0, mi
     return _save(fig, path)
 
 
-def plot_overview(per_preset, path, max_angle=60.0, min_z=3.0):
+def plot_overview(per_preset, path):
     """Verdict measures of every preset over training.
 
     Parameters
@@ -227,8 +236,7 @@ def plot_overview(per_preset, path, max_angle=60.0, min_z=3.0):
     axes[2].set(title="weighted motif z (worst layer)", ylabel="z", xlabel="presentations")
     axes[2].set_yscale("symlog", linthresh=3)
     for ax in axes[:2]:
-        ax.axhline(max_angle, color="k", ls=":", lw=0.8)
-    axes[2].axhline(min_z, color="k", ls=":", lw=0.8)
+        ax.axhline(90, color="k", ls=":", lw=0.8)  # random matrices
     axes[0].legend(fontsize=7)
     fig.tight_layout()
     return _save(fig, path)

@@ -15,37 +15,44 @@ writes, under ``OUT/<preset>/`` (default ``OUT = RESULTS_DIR/inspect``):
 plus ``OUT/verdicts.json`` and ``OUT/overview.png``, and prints one verdict
 line per preset.
 
-Verdict criterion
------------------
-A preset's circuit is *assembled* when, at its last snapshot, in every layer:
+Verdict
+-------
+MODEL.md's, earned against a null (:mod:`selfassembly.analysis.verdict`): a
+preset that starts from random U and V is ASSEMBLED when its cross-stream and
+forward-feedback angles lie outside the random-matrix null at the circuit's
+own shapes and masks, and its forward-feedback angles are below those of the
+matched ablations (four_synapse_fixed_cross, feedback_alignment) trained from
+the same seed. Presets with U = V = I are STRUCTURED by construction. Each
+verdict line names the test that decided it.
 
-1. the forward-feedback angle between W_l^T and M_l = V_{l-1} B_l U_l is
-   below ``max_angle`` (default 60 deg, i.e. cosine above 1/2: the feedback
-   carries at least half of W^T's direction; 90 deg is chance);
-2. the cross-stream angle between V_l and U_l^T is below ``max_angle``
-   (the reciprocal pair has formed);
-3. the weighted four-synapse census (sum over loops of strong synapses of
-   the product of their weights) lies more than ``min_z`` (default 3)
-   standard deviations above its degree-preserving shuffled null: strong
-   loops close with a consistent sign far more than chance wiring allows.
+Several run folders of one configuration with different seeds
+(``selfassembly inspect RUN_SEED0 RUN_SEED1 ...``) give the across-seed
+verdict: the ablation test is then paired over seeds, with a 95% t-interval.
+In that mode only the verdict is computed (``OUT/verdicts.json``, default
+``<their parent>/inspect_seeds``); inspect each folder alone for its census,
+graph and plots.
 
-The unweighted loop count ratio is reported beside it but is not part of the
-criterion: with dense random U and V every cell pair is joined by many
-loops, so the count stays at chance even when the weights are aligned.
+The four-synapse census (weighted and unweighted, against a degree-preserving
+null) is reported beside the verdict but does not decide it: with dense random
+U and V every cell pair is joined by many loops, so counts stay near chance
+even when the weights are aligned.
 """
 from __future__ import annotations
 
+import json
 import math
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ..errors import InputError
 from ..io import Snapshots, SnapshotError, load_snapshots, write_csv, write_json
 from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
+from .verdict import ALPHA, N_DRAWS, format_seed_verdict, random_null, seed_verdicts
 
-__all__ = ["inspect_results", "assembly_verdict", "format_verdict", "read_run_config", "find_snapshots", "register"]
+__all__ = ["inspect_results", "inspect_seeds", "verdict_entry", "read_run_config", "find_snapshots", "register"]
 
 
 def read_run_config(results_dir):
@@ -72,13 +79,14 @@ def read_run_config(results_dir):
         return {
             "sizes": list(c.sizes), "activation": c.activation, "output": c.output, "dataset": c.dataset,
             "test_fraction": c.test_fraction, "mnist_dir": c.mnist_dir or None, "seed": c.seed,
+            "config_hash": c.config_hash(),
         }
     import tomllib
 
     try:
         data = tomllib.loads(path.read_text())
     except tomllib.TOMLDecodeError as exc:
-        raise ValueError(f"{path} is not valid TOML: {exc}") from None
+        raise InputError(f"{path} is not valid TOML: {exc}") from None
     circuit, dat, training = data.get("circuit", {}), data.get("data", {}), data.get("training", {})
     return {
         "sizes": circuit.get("sizes"), "activation": circuit.get("activation", "tanh"),
@@ -117,78 +125,24 @@ def _finite(x):
     return x is not None and isinstance(x, (int, float)) and math.isfinite(x)
 
 
-def assembly_verdict(align_row, motif_row, max_angle=60.0, min_z=3.0):
-    """Apply the criterion of this module to the last snapshot's measures.
-
-    Parameters
-    ----------
-    align_row : dict
-        A row of :func:`~selfassembly.analysis.timecourse.alignment_timecourse`.
-    motif_row : dict
-        An entry of :func:`~selfassembly.analysis.timecourse.motif_timecourse`
-        (None for a one-layer circuit).
-    max_angle, min_z : float
-
-    Returns
-    -------
-    dict
-        ``assembled`` (True, False, or None when the circuit has no loop),
-        ``step``, ``ff_angle``, ``cross_angle``, ``weighted_z``,
-        ``count_ratio``, ``count_z`` (each ``{layer: value}``), ``failed``
-        (the reasons, empty if assembled) and ``criterion`` (in words).
-
-    Examples
-    --------
-    >>> v = assembly_verdict({"step": 9, "ff_angle_2": 20.0, "cross_angle_1": 0.0},
-    ...                      {"layers": {2: {"weighted_z": 12.0, "ratio": 9.0, "z": 40.0}}})
-    >>> v["assembled"], v["failed"]
-    (True, [])
-    """
-    criterion = (f"every layer at the last snapshot: forward-feedback angle < {max_angle:g} deg, "
-                 f"cross-stream angle < {max_angle:g} deg, weighted motif z > {min_z:g}")
-    ff = {int(k[9:]): v for k, v in align_row.items() if k.startswith("ff_angle_")}
-    cross = {int(k[12:]): v for k, v in align_row.items() if k.startswith("cross_angle_")}
-    out = {"step": int(align_row["step"]), "ff_angle": ff, "cross_angle": cross, "criterion": criterion}
-    if not ff or motif_row is None:
-        out.update(assembled=None, failed=["one-layer circuit: no feedback pathway and no four-synapse loop"],
-                   weighted_z={}, count_ratio={}, count_z={})
-        return out
-    layers = {int(l): s for l, s in motif_row["layers"].items()}
-    out["weighted_z"] = {l: s["weighted_z"] for l, s in layers.items()}
-    out["count_ratio"] = {l: s["ratio"] for l, s in layers.items()}
-    out["count_z"] = {l: s["z"] for l, s in layers.items()}
-    failed = []
-    failed += [f"forward-feedback angle of layer {l} is {a:.1f} deg (>= {max_angle:g})" for l, a in ff.items()
-               if not (_finite(a) and a < max_angle)]
-    failed += [f"cross-stream angle of layer {l} is {a:.1f} deg (>= {max_angle:g})" for l, a in cross.items()
-               if not (_finite(a) and a < max_angle)]
-    # z = +inf (a null without spread, observed above it) passes; NaN never does
-    failed += [f"weighted motif z of layers {l - 1}-{l} is {z:.2f} (<= {min_z:g})" for l, z in out["weighted_z"].items()
-               if not (isinstance(z, (int, float)) and not math.isnan(z) and z > min_z)]
-    out["assembled"] = not failed
-    out["failed"] = failed
-    return out
+def _layer_values(row, prefix):
+    return {int(k[len(prefix):]): v for k, v in row.items() if k.startswith(prefix)}
 
 
-def _fmt(values, spec=".1f"):
-    return ", ".join(f"{v:{spec}}" if _finite(v) else str(v) for _, v in sorted(values.items())) or "-"
+def verdict_entry(align_row, seed, status="done"):
+    """The last snapshot's angles in the form :func:`~selfassembly.analysis.verdict.seed_verdicts` reads."""
+    return {"seed": seed, "status": status, "step": int(align_row["step"]),
+            "ff": _layer_values(align_row, "ff_angle_"), "cross": _layer_values(align_row, "cross_angle_"),
+            "grad": _layer_values(align_row, "grad_angle_")}
 
 
-def format_verdict(preset, verdict, null_note=""):
-    """One line: the preset, ASSEMBLED / NOT ASSEMBLED, and the numbers behind it.
+def _null_for(snapshots, n_draws, seed):
+    """The random null at the shapes and masks of the random-start presets (any preset's otherwise)."""
+    from ..plasticity.presets import RANDOM_START
 
-    >>> v = {"assembled": True, "step": 9, "ff_angle": {2: 20.0}, "cross_angle": {1: 0.0},
-    ...      "weighted_z": {2: 12.0}, "count_ratio": {2: 9.0}, "failed": []}
-    >>> format_verdict("kolen_pollack", v)
-    'kolen_pollack: ASSEMBLED at step 9: forward-feedback angle 20.0 deg, cross-stream angle 0.0 deg, weighted motif z 12.0 (loop count ratio 9.00)'
-    """
-    state = {True: "ASSEMBLED", False: "NOT ASSEMBLED", None: "NOT APPLICABLE"}[verdict["assembled"]]
-    line = (f"{preset}: {state} at step {verdict['step']}: forward-feedback angle {_fmt(verdict['ff_angle'])} deg, "
-            f"cross-stream angle {_fmt(verdict['cross_angle'])} deg, weighted motif z {_fmt(verdict['weighted_z'])} "
-            f"(loop count ratio {_fmt(verdict['count_ratio'], '.2f')}{null_note})")
-    if verdict["failed"]:
-        line += "; fails: " + "; ".join(verdict["failed"])
-    return line
+    ref = next((s for p, s in snapshots.items() if p in RANDOM_START), next(iter(snapshots.values())))
+    masks = ref.masks if any(p in RANDOM_START for p in snapshots) else {}
+    return random_null(list(ref.sizes), masks, n_draws, seed)
 
 
 def _held_out(config, sizes, n_samples, echo):
@@ -212,13 +166,22 @@ def _held_out(config, sizes, n_samples, echo):
     return data.X_test[:n_samples], data.Y_test[:n_samples]
 
 
+def _run_statuses(results_dir):
+    """{preset: status} from summary.json ({} if it is absent or unreadable: the verdicts do not need it)."""
+    try:
+        presets = json.loads((Path(results_dir) / "summary.json").read_text(encoding="utf-8")).get("presets", {})
+        return {p: s.get("status", "") for p, s in presets.items() if isinstance(s, dict)}
+    except (OSError, ValueError, AttributeError):
+        return {}
+
+
 def _worst(values, fn):
     vals = [v for v in values if _finite(v)]
     return fn(vals) if vals else float("nan")
 
 
 def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, density=0.1, n_null=20, seed=0,
-                    n_rounds=10, n_samples=200, triads="W", graph="strong", max_angle=60.0, min_z=3.0,
+                    n_rounds=10, n_samples=200, triads="W", graph="strong", alpha=ALPHA, n_draws=N_DRAWS,
                     plots=True, echo=print):
     """Analyse a run's snapshots and write the files listed in the module docstring.
 
@@ -246,8 +209,9 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
         the whole circuit; None or "" skips it).
     graph : {"strong", "all"}
         Synapses written to ``graph.graphml`` and drawn in ``circuit.png``.
-    max_angle, min_z : float
-        Thresholds of the verdict criterion.
+    alpha, n_draws : float, int
+        Significance level of the verdict's null tests and draws of the
+        random null (:mod:`selfassembly.analysis.verdict`).
     plots : bool
         Write the PNG figures.
     echo : callable
@@ -256,7 +220,8 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
     Returns
     -------
     dict of str -> dict
-        ``{preset: verdict}`` (see :func:`assembly_verdict`).
+        ``{preset: verdict}`` (see :func:`~selfassembly.analysis.verdict.seed_verdicts`);
+        each verdict also holds the motif census of the last snapshot (``motifs``).
 
     Raises
     ------
@@ -268,11 +233,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
         without synapses), or another invalid argument.
     """
     if graph not in ("strong", "all"):
-        raise ValueError(f"graph must be 'strong' or 'all', got {graph!r}")
+        raise InputError(f"graph must be 'strong' or 'all', got {graph!r}")
     if threshold is not None:
         density = None
     if threshold is None and density is None:
-        raise ValueError("give a threshold (|weight| value) or a density (fraction of synapses kept) for strong synapses")
+        raise InputError("give a threshold (|weight| value) or a density (fraction of synapses kept) for strong synapses")
     if isinstance(triads, str):
         triads = None if triads.strip() in ("", "none") else triads.strip()
     triad_pops = None if triads in (None, "all") else [p.strip() for p in (triads.split(",") if isinstance(triads, str) else triads)]
@@ -299,6 +264,11 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                 f"{path} has layer sizes {list(snaps.sizes)} but {results_dir / 'config.toml'} says {list(config['sizes'])}; "
                 "the snapshots do not belong to this run (rerun it, or remove the stale file)"
             )
+        if config is not None and snaps.config_hash and config.get("config_hash") not in (None, snaps.config_hash):
+            raise SnapshotError(
+                f"{path} was made by another configuration than {results_dir / 'config.toml'} (their hashes differ); "
+                "the snapshots do not belong to this run (rerun it, or remove the stale file)"
+            )
         loaded[preset] = snaps
     all_sizes = {preset: list(snaps.sizes) for preset, snaps in loaded.items()}
     if len({tuple(v) for v in all_sizes.values()}) > 1:
@@ -307,13 +277,15 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             "one run's presets share one circuit: remove the stale files or inspect them with --presets"
         )
     sizes = next(iter(loaded.values())).sizes
+    statuses = _run_statuses(results_dir)
     X, Y = _held_out(config, list(sizes), n_samples, echo)
     f = config["activation"] if config else "tanh"
     output = config["output"] if config else "softmax"
     how = {"threshold": threshold} if threshold is not None else {"density": density}
     null_note = (f" vs {n_null} degree-preserving shuffles, "
                  + (f"|w| > {threshold:g}" if threshold is not None else f"density {density:g}"))
-    verdicts, overview = {}, {}
+    entries_by_preset, census, overview = {}, {}, {}
+    run_seed = config["seed"] if config else None
     for preset, snaps in loaded.items():
         dest = out_dir / preset
         align = alignment_timecourse(snaps, X, Y, f, output)
@@ -335,12 +307,12 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             entries.append(entry)
             if k == last:
                 final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
-        verdict = assembly_verdict(align[-1], motif[-1] if has_loops else None, max_angle, min_z)
-        verdicts[preset] = verdict
+        entries_by_preset[preset] = [verdict_entry(align[-1], run_seed, statuses.get(preset) or "done")]
+        census[preset] = motif[-1]["layers"] if has_loops else {}
         write_json(dest / "motifs.json", {
             "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
             "n_rounds": n_rounds, "null_model": "degree-preserving double edge swaps per population, weights shuffled over edges",
-            "verdict": verdict, "snapshots": entries,
+            "snapshots": entries,
         })
         write_graphml(final_graph, dest / "graph.graphml")
         if plots:
@@ -349,7 +321,7 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             cp.plot_circuit(final_graph, dest / "circuit.png", title=f"{preset}, step {int(snaps.steps[-1])}")
             if has_loops:
                 cp.plot_feedback_heatmaps(snaps, dest / "feedback_heatmaps.png", title=preset)
-                cp.plot_timecourse(align, motif, dest / "timecourse.png", title=preset, max_angle=max_angle, min_z=min_z)
+                cp.plot_timecourse(align, motif, dest / "timecourse.png", title=preset)
         if has_loops:
             overview[preset] = {
                 "steps": [r["step"] for r in align],
@@ -357,14 +329,125 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                 "cross_angle": [_worst([v for k, v in r.items() if k.startswith("cross_angle_")], max) for r in align],
                 "weighted_z": [_worst([s["weighted_z"] for s in m["layers"].values()], min) for m in motif],
             }
-        echo(format_verdict(preset, verdict, null_note))
-    write_json(out_dir / "verdicts.json", {"criterion": next(iter(verdicts.values()))["criterion"],
+    if len(sizes) > 2:
+        verdicts = seed_verdicts(entries_by_preset, _null_for(loaded, n_draws, seed), alpha)
+    else:
+        verdicts = {p: {"preset": p, "verdict": "NOT APPLICABLE", "seeds": [run_seed], "notes": [],
+                        "decided_by": "one-layer circuit: no feedback pathway and no four-synapse loop"}
+                    for p in entries_by_preset}
+    for preset, v in verdicts.items():
+        v["motifs"] = census[preset]
+        echo(format_seed_verdict(v))
+        if census[preset]:
+            echo(f"  {preset} census (not part of the verdict; {null_note.strip()}): weighted motif z "
+                 + ", ".join(f"{s['weighted_z']:.1f}" for _, s in sorted(census[preset].items()))
+                 + "; loop count ratio " + ", ".join(f"{s['ratio']:.2f}" for _, s in sorted(census[preset].items())))
+    write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
                                             "strong_synapses": how, "n_null": n_null, "presets": verdicts})
     if plots and overview:
         from .connectivity_plots import plot_overview
 
-        plot_overview(overview, out_dir / "overview.png", max_angle=max_angle, min_z=min_z)
+        plot_overview(overview, out_dir / "overview.png")
     echo(f"wrote {out_dir}")
+    return verdicts
+
+
+_CRITERION = ("random-start presets: cross-stream and forward-feedback angles outside the random-matrix null "
+              "(one-sided p < alpha in every layer and seed) and forward-feedback angles below the matched "
+              "ablations' (four_synapse_fixed_cross, feedback_alignment; paired over seeds, 95% t-interval "
+              "below 0); U = V = I presets: structured by construction")
+
+
+def _config_without_seed(run_dir):
+    from ..config import load_config
+
+    path = Path(run_dir) / "config.toml"
+    if not path.is_file():
+        raise SnapshotError(f"{run_dir} has no config.toml; across-seed inspection needs run folders of `selfassembly run`")
+    data = load_config(path).to_dict()
+    seed = data["training"].pop("seed")
+    return data, seed
+
+
+def _differences(a, b, prefix=""):
+    """Dotted keys whose values differ between two nested dicts."""
+    out = []
+    for key in sorted(set(a) | set(b)):
+        va, vb = a.get(key), b.get(key)
+        if isinstance(va, dict) and isinstance(vb, dict):
+            out += _differences(va, vb, f"{prefix}{key}.")
+        elif va != vb:
+            out.append(f"{prefix}{key}")
+    return out
+
+
+def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALPHA, n_draws=N_DRAWS, seed=0,
+                  echo=print):
+    """The across-seed verdict of several run folders of one configuration.
+
+    Parameters
+    ----------
+    run_dirs : list of str or Path
+        Folders written by ``selfassembly run`` whose configurations differ only
+        in ``training.seed``.
+    out_dir : str or Path, optional
+        Where ``verdicts.json`` goes (default ``<parent of the first>/inspect_seeds``).
+    presets : list of str, optional
+        Restrict to these presets (default: those present in every folder).
+    n_samples : int
+        Held-out samples for the gradient angles (0 skips them).
+    alpha, n_draws, seed
+        As in :func:`inspect_results`.
+    echo : callable
+
+    Returns
+    -------
+    dict of str -> dict
+        ``{preset: verdict}`` (:func:`~selfassembly.analysis.verdict.seed_verdicts`).
+
+    Raises
+    ------
+    SnapshotError
+        A folder without config.toml or snapshots, configurations that differ
+        in more than the seed, or a seed given twice.
+    """
+    run_dirs = [Path(d) for d in run_dirs]
+    configs = [_config_without_seed(d) for d in run_dirs]
+    first, _ = configs[0]
+    for d, (other, _) in zip(run_dirs[1:], configs[1:]):
+        diff = _differences(first, other)
+        if diff:
+            raise SnapshotError(f"{d} differs from {run_dirs[0]} in {', '.join(diff)}; an across-seed verdict needs "
+                                "folders of one configuration that differ only in training.seed")
+    seeds = [s for _, s in configs]
+    if len(set(seeds)) != len(seeds):
+        raise SnapshotError(f"the folders repeat a seed ({seeds}); give each seed's folder once")
+    found = [find_snapshots(d) for d in run_dirs]
+    common = [p for p in found[0] if all(p in f for f in found)]
+    if presets:
+        missing = [p for p in presets if p not in common]
+        if missing:
+            raise SnapshotError(f"preset(s) {missing} are not in every folder; present in all: {common}")
+        common = list(presets)
+    config = read_run_config(run_dirs[0])
+    runs = {p: [] for p in common}
+    loaded = {}
+    for d, files, run_seed in zip(run_dirs, found, seeds):
+        cfg = read_run_config(d)
+        for p in common:
+            snaps = load_snapshots(files[p])
+            X, Y = _held_out(cfg, list(snaps.sizes), n_samples, echo)
+            last = Snapshots(snaps.sizes, snaps.steps[-1:], {k: v[-1:] for k, v in snaps.weights.items()}, snaps.masks)
+            row = alignment_timecourse(last, X, Y, config["activation"], config["output"])[0]
+            runs[p].append(verdict_entry(row, run_seed, _run_statuses(d).get(p) or "done"))
+            loaded.setdefault(p, snaps)
+    verdicts = seed_verdicts(runs, _null_for(loaded, n_draws, seed), alpha)
+    for v in verdicts.values():
+        echo(format_seed_verdict(v))
+    out_dir = Path(out_dir) if out_dir is not None else run_dirs[0].parent / "inspect_seeds"
+    write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
+                                            "runs": [str(d) for d in run_dirs], "seeds": seeds, "presets": verdicts})
+    echo(f"wrote {out_dir / 'verdicts.json'}")
     return verdicts
 
 
@@ -391,8 +474,9 @@ def register(subparsers):
                      "motif census against a degree-preserving null, reciprocity, triads, GraphML and PNG plots; "
                      "print a verdict per preset."),
     )
-    p.add_argument("results_dir", help="folder written by `selfassembly run`")
-    p.add_argument("--out", help="output folder (default RESULTS_DIR/inspect)")
+    p.add_argument("results_dir", nargs="+", help="folder written by `selfassembly run`; several folders of one "
+                                                  "configuration with different seeds give the across-seed verdict")
+    p.add_argument("--out", help="output folder (default RESULTS_DIR/inspect, or <parent>/inspect_seeds for several)")
     p.add_argument("--presets", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
                    help="comma-separated presets (default: every snapshot file)")
     g = p.add_mutually_exclusive_group()
@@ -406,8 +490,10 @@ def register(subparsers):
     p.add_argument("--triads", default="W", help="populations for the triad census, e.g. W or U,V or all (default W)")
     p.add_argument("--graph", choices=("strong", "all"), default="strong",
                    help="synapses in graph.graphml and circuit.png (default: the strong ones)")
-    p.add_argument("--max-angle", dest="max_angle", type=float, default=60.0, help="verdict: largest angle (deg)")
-    p.add_argument("--min-z", dest="min_z", type=float, default=3.0, help="verdict: smallest weighted motif z")
+    p.add_argument("--alpha", type=float, default=ALPHA,
+                   help="verdict: significance level of the random-null tests (default %(default)s)")
+    p.add_argument("--null-draws", dest="n_draws", type=int, default=N_DRAWS,
+                   help="verdict: random circuits drawn for the angle null (default %(default)s)")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG figures")
     p.set_defaults(func=_command)
     return p
@@ -415,11 +501,21 @@ def register(subparsers):
 
 def _command(args):
     if args.n_null < 2:
-        raise ValueError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
+        raise InputError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
+    if not 0 < args.alpha < 1:
+        raise InputError(f"--alpha must be in (0, 1), got {args.alpha}")
+    if args.n_draws < 1 or (1 / (args.n_draws + 1)) >= args.alpha:
+        raise InputError(f"--null-draws {args.n_draws} cannot reach p < {args.alpha:g}; "
+                         f"use at least {int(np.ceil(1 / args.alpha))} draws")
+    echo = lambda line: print(line, file=sys.stdout)  # noqa: E731
+    if len(args.results_dir) > 1:
+        inspect_seeds(args.results_dir, out_dir=args.out, presets=args.presets, n_samples=args.n_samples,
+                      alpha=args.alpha, n_draws=args.n_draws, seed=args.seed, echo=echo)
+        return 0
     inspect_results(
-        args.results_dir, out_dir=args.out, presets=args.presets, threshold=args.threshold,
+        args.results_dir[0], out_dir=args.out, presets=args.presets, threshold=args.threshold,
         density=None if args.threshold is not None else args.density, n_null=args.n_null, seed=args.seed,
-        n_samples=args.n_samples, triads=args.triads, graph=args.graph, max_angle=args.max_angle,
-        min_z=args.min_z, plots=args.plots, echo=lambda line: print(line, file=sys.stdout),
+        n_samples=args.n_samples, triads=args.triads, graph=args.graph, alpha=args.alpha, n_draws=args.n_draws,
+        plots=args.plots, echo=echo,
     )
     return 0

@@ -49,6 +49,7 @@ import math
 import numpy as np
 import scipy.sparse as sp
 
+from ..errors import InputError
 from .threshold import strong_synapses
 
 __all__ = [
@@ -150,7 +151,7 @@ def strong_matrices(weights, threshold=None, density=None, masks=None, names=Non
                 if threshold is not None
                 else "every synapse of it weighs 0"
             )
-            raise ValueError(f"{how} leaves no strong synapse in population {name}; {fix}")
+            raise InputError(f"{how} leaves no strong synapse in population {name}; {fix}")
         out[name] = sp.csr_matrix(np.where(keep, w, 0.0))
     return out
 

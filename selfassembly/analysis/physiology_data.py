@@ -49,6 +49,7 @@ from pathlib import Path
 import numpy as np
 from scipy import stats
 
+from ..errors import InputError
 from .physiology import TRIAD_CLASSES, binomial_interval, triad_class_probabilities
 
 __all__ = [
@@ -61,12 +62,13 @@ __all__ = [
     "load_user_data",
     "read_table",
     "USER_COLUMNS",
+    "check_duplicates",
 ]
 
 Z95 = float(stats.norm.ppf(0.975))
 
 
-class PhysiologyDataError(ValueError):
+class PhysiologyDataError(InputError):
     """A physiology data file is missing, malformed or names an unknown statistic."""
 
 
@@ -85,6 +87,8 @@ class Statistic:
         The experimental measurement it corresponds to.
     log_scale : bool
         Plot on a log axis.
+    domain : (float, float)
+        The values the statistic can take; a data value outside is refused.
     """
 
     name: str
@@ -92,6 +96,7 @@ class Statistic:
     model: str
     counterpart: str
     log_scale: bool = False
+    domain: tuple = (0.0, math.inf)
 
 
 def _registry():
@@ -110,11 +115,13 @@ def _registry():
                   "every population, first to last snapshot",
                   "conservation of a cell's total synaptic weight (Royer & Pare 2003)", True),
         Statistic("sln_feedforward", "SLN of feedforward projections", "structural",
-                  "fraction of feedforward-projecting neurons in supragranular layers (Markov et al. 2014)"),
+                  "fraction of feedforward-projecting neurons in supragranular layers (Markov et al. 2014)",
+                  domain=(0.0, 1.0)),
         Statistic("sln_feedback", "SLN of feedback projections", "structural",
-                  "fraction of feedback-projecting neurons in supragranular layers (Markov et al. 2014)"),
+                  "fraction of feedback-projecting neurons in supragranular layers (Markov et al. 2014)",
+                  domain=(0.0, 1.0)),
         Statistic("sln_sum", "SLN(FF) + SLN(FB) of a reciprocal pair", "structural",
-                  "SLN(A->B) + SLN(B->A) of reciprocally connected areas (Markov et al. 2014)"),
+                  "SLN(A->B) + SLN(B->A) of reciprocally connected areas (Markov et al. 2014)", domain=(0.0, 2.0)),
     ]
     stats_ += [Statistic(f"triad_ratio_{c}", f"Triad {c} ratio", "cross-stream graph of A_l and D_l (U_l, V_l)",
                          f"triad class {c} count over the pair-state null (Song et al. 2005, Fig. 4)", True)
@@ -299,7 +306,33 @@ def load_user_data(path):
     """
     label = str(path)
     rows = read_table(path, *USER_COLUMNS, label=label)
-    return [_user_point(row, label, line) for line, row in rows]
+    points = [_user_point(row, label, line) for line, row in rows]
+    check_duplicates(points)
+    return points
+
+
+def _where(point):
+    return f"{point.file}, line {point.line}" if point.line else point.file
+
+
+def check_duplicates(points):
+    """Refuse a data point given twice (same statistic, value, interval and source), which would count twice.
+
+    Raises
+    ------
+    PhysiologyDataError
+        Naming the file and line of both copies.
+    """
+    seen = {}
+    for p in points:
+        key = (p.statistic, None if p.value is None else round(p.value, 12), round(p.ci_low, 12), round(p.ci_high, 12),
+               p.source.strip().lower())
+        if key in seen:
+            first = seen[key]
+            raise PhysiologyDataError(f"{_where(p)}: repeats the data point of {_where(first)} ({p.statistic}, "
+                                      f"interval [{p.ci_low:g}, {p.ci_high:g}], source {p.source!r}); a measurement may be given once, "
+                                      "or it would count twice: remove one")
+        seen[key] = p
 
 
 def _user_point(row, label, line):
@@ -322,6 +355,14 @@ def _user_point(row, label, line):
     else:
         raise PhysiologyDataError(f"{label}, line {line}: no interval; give ci_low and ci_high (95%) or se, "
                                   "so that the comparison can judge agreement")
+    lo_d, hi_d = STATISTICS[name].domain
+    if not lo_d <= value <= hi_d:
+        raise PhysiologyDataError(f"{label}, line {line}: {name} cannot be {value:g}; its values lie in "
+                                  f"[{lo_d:g}, {hi_d:g}]")
+    if math.isinf(lo) and math.isinf(hi):
+        raise PhysiologyDataError(f"{label}, line {line}: ci_low and ci_high are both infinite, an interval that "
+                                  "excludes nothing; give a finite bound (one infinite bound makes a direction-only "
+                                  "finding)")
     if not lo <= value <= hi or lo == hi:
         raise PhysiologyDataError(f"{label}, line {line}: need ci_low <= value <= ci_high and ci_low < ci_high, "
                                   f"got {lo} <= {value} <= {hi}")

@@ -1,4 +1,4 @@
-"""Training curves: test accuracy and forward-feedback angle per preset (PNG)."""
+"""Training curves: test accuracy, forward-feedback angle and U's orthogonality per preset (PNG)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -53,12 +53,16 @@ def plot_training(rows, out):
     plt.close(fig)
 
     angle_keys = sorted({k for r in rows for k in r if k.startswith("ff_angle_")})
-    fig, ax = plt.subplots(figsize=(6, 4))
+    orth_keys = sorted({k for r in rows for k in r if k.startswith("u_orth_")})
+    fig, (ax, ax_u) = plt.subplots(1, 2, figsize=(11, 4))
     for p in presets:
         for k, key in enumerate(angle_keys):
             layer = key.split("_")[-1]
             ax.plot(*_series(rows, p, key), color=colors[p], ls=_LINESTYLES[k % 4],
                     label=f"{p}, W{layer}" if len(angle_keys) > 1 else p)
+        for k, key in enumerate(orth_keys):
+            ax_u.plot(*_series(rows, p, key), color=colors[p], ls=_LINESTYLES[k % 4],
+                      label=f"{p}, U{key.split('_')[-1]}")
     ax.axhline(90, color="grey", lw=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("angle between W^T and V B U (degrees)")
@@ -66,6 +70,12 @@ def plot_training(rows, out):
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
     ax.set_title("Self-assembly: forward-feedback alignment")
+    ax_u.set_xlabel("epoch")
+    ax_u.set_ylabel("||U^T U / mean diag - I||_F / sqrt(n)")
+    ax_u.set_ylim(bottom=0)
+    ax_u.grid(alpha=0.3)
+    ax_u.legend(fontsize=6, ncol=2)
+    ax_u.set_title("Orthogonality of U (0 = orthogonal)")
     fig.tight_layout()
     paths.append(out / "alignment.png")
     fig.savefig(paths[-1], dpi=120)

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import InputError
+
 __all__ = ["strong_synapses", "density_threshold"]
 
 
@@ -37,7 +39,7 @@ def density_threshold(weights, density, mask=None):
     """
     density = float(density)
     if not 0 < density <= 1:
-        raise ValueError(f"density must be in (0, 1], got {density}; it is the fraction of possible synapses kept")
+        raise InputError(f"density must be in (0, 1], got {density}; it is the fraction of possible synapses kept")
     mags = np.abs(np.asarray(weights, dtype=float))
     if mask is not None:
         mags = mags[np.asarray(mask, dtype=bool)]
@@ -67,7 +69,7 @@ def strong_synapses(weights, threshold=None, density=None, mask=None):
         threshold = density_threshold(weights, density, mask)
     threshold = float(threshold)
     if threshold < 0:
-        raise ValueError(f"threshold must be >= 0 (it applies to |weight|), got {threshold}")
+        raise InputError(f"threshold must be >= 0 (it applies to |weight|), got {threshold}")
     strong = np.abs(weights) > threshold
     if mask is not None:
         strong &= np.asarray(mask, dtype=bool)

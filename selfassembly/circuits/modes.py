@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import brian2 as b2
+import numpy as np
 
 from ..plasticity.rules import check_number
 
@@ -46,6 +47,11 @@ class SampleClocked:
     def steps_per_presentation(self):
         return 1
 
+    @property
+    def noise_decay(self):
+        """Spontaneous activity is drawn anew at every presentation (no memory)."""
+        return 0.0
+
     def as_dict(self):
         return {"mode": self.name, "dt_ms": self.dt_ms}
 
@@ -62,15 +68,29 @@ class Dynamic:
         How long each stimulus is held (ms); several tau_r so rates settle.
     dt_ms : float
         Integration step (ms); well below tau_r.
+    tau_xi_ms : float, optional
+        Correlation time of the spontaneous activity xi, an Ornstein-Uhlenbeck
+        process (ms). None or 0 (the configuration's "unset") mean
+        T_present_ms: the cross-stream weights then fluctuate as much as in
+        the sample-clocked mode. Why: a product xi_i(t) s_j(t) of two such
+        processes has integrated autocorrelation tau_xi, so a weight that
+        integrates it over many presentations (tau_w = T_present / eta_c >>
+        T_present) collects noise of the variance of T_present / tau_xi
+        independent draws per presentation; the sample-clocked mode has one.
+        White noise redrawn every dt (tau_xi -> 0) would make what the pair
+        learns depend on dt.
     """
 
     name = "dynamic"
     tau_r_ms: float = 1.0
     T_present_ms: float = 20.0
     dt_ms: float = 0.1
+    tau_xi_ms: float = None
 
     def __post_init__(self):
-        for field in ("tau_r_ms", "T_present_ms", "dt_ms"):
+        if self.tau_xi_ms is None or self.tau_xi_ms == 0:
+            object.__setattr__(self, "tau_xi_ms", self.T_present_ms)
+        for field in ("tau_r_ms", "T_present_ms", "dt_ms", "tau_xi_ms"):
             object.__setattr__(self, field, check_number(field, getattr(self, field), positive=True))
         if self.dt_ms > self.tau_r_ms / 2:
             raise ValueError(f"dt_ms ({self.dt_ms}) must be at most tau_r_ms / 2 ({self.tau_r_ms / 2}) for stable integration")
@@ -94,8 +114,14 @@ class Dynamic:
     def steps_per_presentation(self):
         return int(round(self.T_present_ms / self.dt_ms))
 
+    @property
+    def noise_decay(self):
+        """exp(-dt / tau_xi): the exact one-step decay of the Ornstein-Uhlenbeck spontaneous activity."""
+        return float(np.exp(-self.dt_ms / self.tau_xi_ms))
+
     def as_dict(self):
-        return {"mode": self.name, "tau_r_ms": self.tau_r_ms, "T_present_ms": self.T_present_ms, "dt_ms": self.dt_ms}
+        return {"mode": self.name, "tau_r_ms": self.tau_r_ms, "T_present_ms": self.T_present_ms, "dt_ms": self.dt_ms,
+                "tau_xi_ms": self.tau_xi_ms}
 
 
 MODE_NAMES = ("sample", "dynamic")

@@ -16,20 +16,35 @@ U_l         ``q_post = u * err_pre``                 D_l.q
 
 U also carries two more channels, both only for plasticity (MODEL.md's
 explicit choice: ascending cells multiplex rate and error): ``q_r_post = u *
-r_pre`` (the signal that modifies B) and, for the ``mirror`` rule, ``q_spont_post
-= u * spont_pre`` (spontaneous activity).
+r_pre`` (the signal that modifies B) and, for the ``mirror`` and
+``reconstruct`` rules, ``q_spont_post = u * spont_pre`` (s_l = U_l xi_l, the
+spontaneous activity xi_l of A_l as it reaches D_l). For ``reconstruct``, V
+carries s_l back: ``a_spont_post = v * q_spont_pre`` (a_l = V_l s_l, at A_l's
+apical dendrite). V_L exists for the top layer too (it carries no error, but
+the top pair assembles like the others).
 
 The summed-variable updaters and the per-neuron code that turns them into
 rates and errors are given explicit scheduling orders in the ``groups`` slot,
 in sweep order::
 
     h_1, r_1, .., h_L, [zsum], r_L, e_L, q_L,
-    (p_l, m_l, e_l, q_l for l = L-1 .. 1), q_r, q_spont
+    (p_l, m_l, e_l, q_l for l = L-1 .. 1), q_r, q_spont, a_spont
 
 so one sample-clocked step computes the full forward and descending sweep
-(in the dynamic mode the rates r and d are integrated instead).
-Plasticity runs at ``end``; stimulus, teacher and spontaneous noise are set
-at ``start``.
+(in the dynamic mode the rates r and d are integrated instead, after the
+weights: the dynamic weight updaters run at order -1, between the sweep and
+the neurons' state updaters, so W, B, U and V all read the signals of the
+same sweep). Plasticity runs at ``end`` in the sample-clocked mode; stimulus,
+teacher and spontaneous activity are set at ``start``.
+
+Spontaneous activity xi_l is an Ornstein-Uhlenbeck process with correlation
+time tau_xi, updated exactly at each step::
+
+    spont = decay * spont + sigma_xi * sqrt(1 - decay**2) * randn(),  decay = exp(-dt / tau_xi)
+
+In the sample-clocked mode decay = 0 (an independent draw per presentation);
+in the dynamic mode what the cross-stream pair learns then does not depend on
+dt (MODEL.md, "Time").
 """
 from __future__ import annotations
 
@@ -307,17 +322,21 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
                 eqs.append("zsum : 1")
         else:
             eqs.append("m : 1")
-            if noise:
-                eqs += ["spont : 1", "sigma_xi : 1 (shared, constant)"]
+        if noise:
+            eqs += ["spont : 1", "sigma_xi : 1 (shared, constant)", "noise_decay : 1 (shared, constant)"]
+        if cross.needs_return:
+            eqs.append("a_spont : 1")
         A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}", method="exact")
         if top:
             A.run_regularly("y = y_data(sample_at(t) * ms, i)", when="start")
             # divergence watch: the presentation (counted from 1) at which each output rate
             # first became NaN or infinite (NaN fails every comparison); 0 while finite
             A.run_regularly("bad_at += int(bad_at == 0 and not (abs(r) < 1e300)) * (t / T_present + 1)", when="end")
-        if noise and not top:
+        if noise:
             A.sigma_xi = cross.sigma_xi
-            A.run_regularly("spont = sigma_xi * randn()", when="start")
+            A.noise_decay = mode.noise_decay
+            A.spont = "sigma_xi * randn()"  # start in the stationary distribution
+            A.run_regularly("spont = noise_decay * spont + sigma_xi * sqrt(1 - noise_decay**2) * randn()", when="start")
         c.A.append(A)
         eqs = ["q : 1"]
         eqs.append("dd/dt = (q - d) / tau_r : 1" if dynamic else "d = q : 1")
@@ -325,8 +344,8 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append("p : 1")
             if b_plastic:
                 eqs.append("q_r : 1")
-            if noise:
-                eqs.append("q_spont : 1")
+        if noise:
+            eqs.append("q_spont : 1")
         c.D.append(b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_D{l}", method="exact"))
 
     # ---- synapses -----------------------------------------------------------
@@ -355,7 +374,9 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             setattr(S, var, weights[pop][rows, cols])
         if change:
             _set_params(S, params)
-            if not dynamic:
+            if dynamic:
+                S.state_updater.order = -1  # after the sweep, before the rates relax (module docstring)
+            else:
                 S.run_regularly(f"{var} += {change}", when="end")
         c._index[pop] = (rows, cols)
         c.synapses[pop] = S
@@ -368,14 +389,17 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         summed = ["q_post = u * err_pre : 1 (summed)"]
         if l < L and b_plastic:
             summed.append("q_r_post = u * r_pre : 1 (summed)")
-        if l < L and noise:
+        if noise:
             summed.append("q_spont_post = u * spont_pre : 1 (summed)")
-        make_synapses(f"U{l}", c.A[l], c.D[l], summed, cross.changes.get("U"), cross.parameters())
+        make_synapses(f"U{l}", c.A[l], c.D[l], summed, cross.changes.get("U"), cross.parameters("U"))
     for l in range(1, L):
         make_synapses(f"B{l + 1}", c.D[l + 1], c.D[l], [f"p_post = {rules.feedback.transmitted} * d_pre : 1 (summed)"],
                       rules.feedback.change if b_plastic else None, rules.feedback.parameters())
-        make_synapses(f"V{l}", c.D[l], c.A[l], ["m_post = v * p_pre : 1 (summed)"],
-                      cross.changes.get("V"), cross.parameters())
+    for l in range(1, L + 1):
+        summed = ["m_post = v * p_pre : 1 (summed)"] if l < L else []
+        if cross.needs_return:
+            summed.append("a_spont_post = v * q_spont_pre : 1 (summed)")
+        make_synapses(f"V{l}", c.D[l], c.A[l], summed, cross.changes.get("V"), cross.parameters("V"))
     extra = []
     if output == "softmax":
         Z = b2.Synapses(c.A[L], c.A[L], "zsum_post = exp(h_pre) : 1 (summed)", clock=clock, name=f"{name}_softmax")
@@ -396,11 +420,12 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
     for l in range(L - 1, 0, -1):
         sweep += [(c.synapses[f"B{l + 1}"], "p_post"), (c.synapses[f"V{l}"], "m_post"),
                   (c.A[l], f"err = {act_prime} * m"), (c.synapses[f"U{l}"], "q_post")]
-    for l in range(1, L):
-        for var in ("q_r_post", "q_spont_post"):
-            if var in c.synapses[f"U{l}"].summed_updaters:
-                sweep.append((c.synapses[f"U{l}"], var))
-    for order, (obj, what) in enumerate(sweep, start=-len(sweep)):
+    for pop, var in (("U", "q_r_post"), ("U", "q_spont_post"), ("V", "a_spont_post")):
+        for l in range(1, L + 1):
+            if var in c.synapses[f"{pop}{l}"].summed_updaters:
+                sweep.append((c.synapses[f"{pop}{l}"], var))
+    # orders -len(sweep)-1 .. -2: order -1 is the dynamic weight updaters', 0 the neurons' state updaters
+    for order, (obj, what) in enumerate(sweep, start=-len(sweep) - 1):
         if isinstance(obj, b2.Synapses):
             obj.summed_updaters[what].order = order
         else:

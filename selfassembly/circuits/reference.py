@@ -14,7 +14,9 @@ Signals of one presentation (MODEL.md, "Signals")::
     p_l = B_{l+1} d_{l+1},  m_l = V_l p_l,  e_l = f'(h_l) * m_l,  d_l = U_l e_l
 
 Weights are dicts keyed by population name (``"W1"``, ``"B2"``, ``"U1"``,
-``"V1"``, ...; see :func:`selfassembly.io.population_names`).
+``"V1"``, ...; see :func:`selfassembly.io.population_names`). V_L, the top
+layer's apical synapse, carries no error (e_L comes from the teacher) but
+assembles with U_L like every other pair.
 """
 from __future__ import annotations
 
@@ -120,6 +122,17 @@ def sweep(weights, x, y, f="tanh", output="softmax"):
 def plasticity_step(weights, signals, rules, xi=None):
     """One presentation's weight change, as MODEL.md writes it.
 
+    .. math::
+
+        \\Delta W_l &= -\\eta\\, e_l r_{l-1}^T - \\eta\\lambda W_l \\\\
+        \\Delta B_{l+1} &= -\\eta\\, (U_l r_l)\\, d_{l+1}^T - \\eta\\lambda B_{l+1}
+            \\quad\\text{(plastic; tied: } B_{l+1} = W_{l+1}^T \\text{ or sign)} \\\\
+        \\Delta V_l &= \\eta_c (\\xi_l s_l^T - \\lambda_c V_l) \\quad\\text{(mirror)},\\qquad
+        \\Delta U_l = \\eta_u\\, s_l (\\xi_l - a_l)^T \\quad\\text{(reconstruct)}
+
+    with s_l = U_l xi_l and a_l = V_l s_l; every change reads the weights
+    before the step.
+
     Parameters
     ----------
     weights : dict
@@ -127,9 +140,10 @@ def plasticity_step(weights, signals, rules, xi=None):
     signals : dict
         Output of :func:`sweep` for this presentation.
     rules : selfassembly.plasticity.RuleSet
-        Which populations learn and how, with eta, lambda, eta_c, lambda_c.
+        Which populations learn and how, with eta, lambda, eta_c, lambda_c, eta_u.
     xi : dict of int -> ndarray, optional
-        Spontaneous noise in A_l for the ``mirror`` cross-stream rule.
+        Spontaneous activity xi_l in A_l, l = 1..L, for the ``mirror`` and
+        ``reconstruct`` rules.
 
     Returns
     -------
@@ -158,14 +172,18 @@ def plasticity_step(weights, signals, rules, xi=None):
     cross = rules.cross
     eta_c, lam_c = cross.eta_c, cross.lam_c
     for l in range(1, L + 1):
-        U = weights[f"U{l}"]
-        V = weights.get(f"V{l}")
-        if cross.kind == "mirror" and V is not None:
-            new[f"V{l}"] = V + eta_c * (np.outer(xi[l], U @ xi[l]) - lam_c * V)
-        elif cross.kind == "hebbian":
+        U, V = weights[f"U{l}"], weights[f"V{l}"]
+        if cross.needs_noise:
+            s = U @ xi[l]  # spontaneous activity of A_l as it reaches D_l
+        if cross.v == "mirror":
+            new[f"V{l}"] = V + eta_c * (np.outer(xi[l], s) - lam_c * V)
+        elif cross.v == "hebbian":
+            new[f"V{l}"] = V + eta_c * (np.outer(r[l], d[l]) - lam_c * V)
+        if cross.u == "reconstruct":
+            a = V @ s  # and as it comes back to A_l's apical dendrite
+            new[f"U{l}"] = U + cross.eta_u * np.outer(s, xi[l] - a)
+        elif cross.u == "hebbian":
             new[f"U{l}"] = U + eta_c * (np.outer(d[l], r[l]) - lam_c * U)
-            if V is not None:
-                new[f"V{l}"] = V + eta_c * (np.outer(r[l], d[l]) - lam_c * V)
     return new
 
 

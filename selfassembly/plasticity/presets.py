@@ -1,19 +1,20 @@
-"""The six named rule sets of MODEL.md.
+"""The seven named rule sets of MODEL.md.
 
-A preset is a configuration of the same three rules (forward W, feedback B,
-cross-stream U/V) plus the initial connectivity of U and V; none has a code
-path of its own.
+A preset is a configuration of the same rules (forward W, feedback B, and one
+rule each for the cross-stream V and U) plus the initial connectivity of U and
+V; none has a code path of its own.
 
-============================  ===============  ==============================  ==========================
-preset                        B                U, V                            meaning
-============================  ===============  ==============================  ==========================
-backprop                      tied to W^T      identity, fixed                 reference (weight transport)
-feedback_alignment            random, fixed    identity, fixed                 Lillicrap et al. 2016
-sign_symmetry                 sign(W^T), tied  identity, fixed                 Liao, Leibo, Poggio 2016
-kolen_pollack                 random, plastic  identity, fixed                 Kolen-Pollack / Akrout 2019
-four_synapse                  random, plastic  random, plastic (mirror)        the self-assembling circuit
-four_synapse_fixed_cross      random, plastic  random, fixed                   ablation: no cross-stream assembly
-============================  ===============  ==============================  ==========================
+========================  ===============  =============================================  ==================================
+preset                    B                U, V                                           meaning
+========================  ===============  =============================================  ==================================
+backprop                  tied to W^T      identity, fixed                                reference (weight transport)
+feedback_alignment        random, fixed    identity, fixed                                Lillicrap et al. 2016
+sign_symmetry             sign(W^T), tied  identity, fixed                                Liao, Leibo, Poggio 2016
+kolen_pollack             random, plastic  identity, fixed                                Kolen-Pollack / Akrout 2019
+four_synapse              random, plastic  random; V mirror, U reconstruction             the self-assembling circuit
+four_synapse_fixed_u      random, plastic  random; V mirror, U fixed                      ablation: V assembles, U stays random
+four_synapse_fixed_cross  random, plastic  random, fixed                                  ablation: no cross-stream assembly
+========================  ===============  =============================================  ==================================
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from dataclasses import dataclass
 
 from .rules import CrossStreamRule, FeedbackRule, ForwardRule
 
-__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "DEFAULT_PARAMS", "make_preset"]
+__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "STABLE_U_RATIO", "make_preset"]
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class RuleSet:
     feedback : FeedbackRule
         Rule of B.
     cross : CrossStreamRule
-        Rule of U and V.
+        Rules of V and U.
     cross_init : {"identity", "random"}
         Initial connectivity of U and V (structured or random).
     description : str
@@ -52,10 +53,10 @@ class RuleSet:
     def __post_init__(self):
         if self.cross_init not in ("identity", "random"):
             raise ValueError(f"cross_init must be 'identity' or 'random', got {self.cross_init!r}")
-        if self.feedback.tied and (self.cross_init != "identity" or self.cross.kind != "fixed"):
+        if self.feedback.tied and (self.cross_init != "identity" or not self.cross.fixed):
             raise ValueError(
                 f"rule set {self.name!r}: weight transport (feedback {self.feedback.kind!r}) needs U = V = I, "
-                "fixed; use cross_init='identity' and cross rule 'fixed'"
+                "fixed; use cross_init='identity' and the rule 'fixed' for both U and V"
             )
         if self.feedback.tied and (self.feedback.eta, self.feedback.lam) != (self.forward.eta, self.forward.lam):
             raise ValueError(f"rule set {self.name!r}: a tied B must use the eta and lam of W")
@@ -65,36 +66,50 @@ class RuleSet:
         return {
             "name": self.name,
             "feedback": self.feedback.kind,
-            "cross": self.cross.kind,
+            "cross_v": self.cross.v,
+            "cross_u": self.cross.u,
             "cross_init": self.cross_init,
             "eta": self.forward.eta,
             "lam": self.forward.lam,
             "eta_c": self.cross.eta_c,
             "lam_c": self.cross.lam_c,
             "sigma_xi": self.cross.sigma_xi,
+            "eta_u": self.cross.eta_u,
         }
 
 
-#: preset name -> (feedback kind, cross kind, cross_init, description)
+#: preset name -> (feedback kind, V rule, U rule, cross_init, description)
 PRESETS = {
-    "backprop": ("transpose", "fixed", "identity", "B tied to W^T every step, U = V = I: backpropagation (needs weight transport)"),
-    "feedback_alignment": ("fixed", "fixed", "identity", "B random and fixed, U = V = I (Lillicrap et al. 2016)"),
-    "sign_symmetry": ("sign", "fixed", "identity", "B = sign(W^T) every step, U = V = I (Liao, Leibo, Poggio 2016)"),
-    "kolen_pollack": ("plastic", "fixed", "identity", "B random, plastic with the mirrored rule, U = V = I (Kolen & Pollack 1994; Akrout et al. 2019)"),
-    "four_synapse": ("plastic", "mirror", "random", "B random and plastic, U and V random, V assembles to U^T from spontaneous activity: the self-assembling circuit"),
-    "four_synapse_fixed_cross": ("plastic", "fixed", "random", "B random and plastic, U and V random and fixed: ablation without cross-stream assembly"),
+    "backprop": ("transpose", "fixed", "fixed", "identity", "B tied to W^T every step, U = V = I: backpropagation (needs weight transport)"),
+    "feedback_alignment": ("fixed", "fixed", "fixed", "identity", "B random and fixed, U = V = I (Lillicrap et al. 2016)"),
+    "sign_symmetry": ("sign", "fixed", "fixed", "identity", "B = sign(W^T) every step, U = V = I (Liao, Leibo, Poggio 2016)"),
+    "kolen_pollack": ("plastic", "fixed", "fixed", "identity", "B random, plastic with the mirrored rule, U = V = I (Kolen & Pollack 1994; Akrout et al. 2019)"),
+    "four_synapse": ("plastic", "mirror", "reconstruct", "random", "B plastic, U and V random at the start; from spontaneous activity V mirrors U and U learns to be orthogonal by reconstruction: the self-assembling circuit"),
+    "four_synapse_fixed_u": ("plastic", "mirror", "fixed", "random", "B plastic, U and V random; V mirrors U, U stays random: ablation without U's orthogonalisation"),
+    "four_synapse_fixed_cross": ("plastic", "fixed", "fixed", "random", "B plastic, U and V random and fixed: ablation without cross-stream assembly"),
 }
 
 PRESET_NAMES = tuple(PRESETS)
 
+#: presets whose U and V start random: the ones a self-assembly claim is about
+RANDOM_START = tuple(name for name, spec in PRESETS.items() if spec[3] == "random")
+
 #: Default numbers. lam = 0.02 rather than MODEL.md's quick-check 0.05: on digits
 #: 64-128-128-10, lambda = 0.05 costs backprop about 8 points of test accuracy
 #: (0.87 against 0.95), which would make every comparison with it unfair.
-DEFAULT_PARAMS = {"eta": 0.02, "lam": 0.02, "eta_c": 0.002, "lam_c": 1.0, "sigma_xi": 1.0}
+#: eta_u = eta_c / 4: U's rule is stable only while V mirrors U faster than U moves
+#: (docs/model.md, "Stability of the cross-stream rules", for the measured region).
+DEFAULT_PARAMS = {"eta": 0.02, "lam": 0.02, "eta_c": 0.002, "lam_c": 1.0, "sigma_xi": 1.0, "eta_u": 0.0005}
+
+#: the largest eta_u / eta_c at which U's reconstruction rule was stable in every case of the
+#: stability scan (benchmarks/results/cross_stability: tanh and relu, 64-128-128-10 and
+#: 64-64-64-64-10, eta_c 0.001-0.004); at 1/2 it diverged at eta_c >= 0.002 with 128 units
+STABLE_U_RATIO = 0.25
 
 
 def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_c=DEFAULT_PARAMS["eta_c"],
-                lam_c=DEFAULT_PARAMS["lam_c"], sigma_xi=DEFAULT_PARAMS["sigma_xi"], cross=None):
+                lam_c=DEFAULT_PARAMS["lam_c"], sigma_xi=DEFAULT_PARAMS["sigma_xi"], eta_u=DEFAULT_PARAMS["eta_u"],
+                cross_v=None, cross_u=None):
     """Resolve a preset name and parameters to a :class:`RuleSet`.
 
     Parameters
@@ -105,28 +120,35 @@ def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_
         Learning rate and weight decay of W and B.
     eta_c, lam_c, sigma_xi : float
         Learning rate and decay of the cross-stream pair, and the amplitude of
-        the spontaneous activity that drives the ``mirror`` rule.
-    cross : str, optional
-        Override the preset's cross-stream rule (``fixed``, ``mirror``, ``hebbian``).
+        the spontaneous activity that drives the ``mirror`` and ``reconstruct`` rules.
+    eta_u : float
+        Learning rate of U's ``reconstruct`` rule.
+    cross_v, cross_u : str, optional
+        Override the preset's rule of V (``fixed``, ``mirror``, ``hebbian``) or
+        of U (``fixed``, ``reconstruct``, ``hebbian``); they combine freely.
 
     Examples
     --------
     >>> rs = make_preset("kolen_pollack", eta=0.05)
-    >>> rs.feedback.kind, rs.cross.kind, rs.forward.eta
-    ('plastic', 'fixed', 0.05)
+    >>> rs.feedback.kind, rs.cross.v, rs.cross.u, rs.forward.eta
+    ('plastic', 'fixed', 'fixed', 0.05)
+    >>> rs = make_preset("four_synapse", cross_u="fixed")
+    >>> rs.cross.v, rs.cross.u
+    ('mirror', 'fixed')
     >>> make_preset("backprob")
     Traceback (most recent call last):
     ...
-    ValueError: unknown preset 'backprob'; valid names: backprop, feedback_alignment, sign_symmetry, kolen_pollack, four_synapse, four_synapse_fixed_cross
+    ValueError: unknown preset 'backprob'; valid names: backprop, feedback_alignment, sign_symmetry, kolen_pollack, four_synapse, four_synapse_fixed_u, four_synapse_fixed_cross
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid names: {', '.join(PRESET_NAMES)}")
-    feedback, cross_kind, cross_init, description = PRESETS[name]
+    feedback, v_rule, u_rule, cross_init, description = PRESETS[name]
     return RuleSet(
         name=name,
         forward=ForwardRule(eta=eta, lam=lam),
         feedback=FeedbackRule(kind=feedback, eta=eta, lam=lam),
-        cross=CrossStreamRule(kind=cross or cross_kind, eta_c=eta_c, lam_c=lam_c, sigma_xi=sigma_xi),
+        cross=CrossStreamRule(v=cross_v or v_rule, u=cross_u or u_rule, eta_c=eta_c, lam_c=lam_c,
+                              sigma_xi=sigma_xi, eta_u=eta_u),
         cross_init=cross_init,
         description=description,
     )

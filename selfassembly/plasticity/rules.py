@@ -10,8 +10,9 @@ All rules are local: a presynaptic signal times a postsynaptic one, plus decay.
 Variable names in the expressions are those of the Brian2 groups:
 
 * ascending cell A_l: ``r`` (rate), ``err`` (local error e_l; ``e`` is a Brian2 constant), ``spont`` (spontaneous activity xi_l; ``xi`` is reserved by Brian2)
+* ascending cell A_l also: ``a_spont`` (a_l = V_l s_l, the spontaneous activity returned by V)
 * descending cell D_l: ``d`` (rate, = q), ``q_r`` (U_l r_l, the rate copy carried by U),
-  ``q_spont`` (U_l xi_l, the spontaneous copy carried by U)
+  ``q_spont`` (s_l = U_l xi_l, the spontaneous copy carried by U)
 * synaptic weights: ``w`` (W), ``b`` (B), ``u`` (U), ``v`` (V)
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ForwardRule", "FeedbackRule", "CrossStreamRule", "check_number"]
+__all__ = ["ForwardRule", "FeedbackRule", "CrossStreamRule", "check_number", "V_RULES", "U_RULES"]
 
 
 def check_number(name, value, *, positive=False, nonnegative=False):
@@ -101,8 +102,18 @@ class FeedbackRule:
     def tied(self):
         return self.kind in ("transpose", "sign")
 
-    #: Brian2 expression of the change per presentation of one B synapse
-    change = "-eta * (q_r_post * d_pre + lam * b)"
+    @property
+    def change(self):
+        """Brian2 expression of the change per presentation of one B synapse.
+
+        A plastic B reads D_{l+1}'s rate ``d``. A transported copy reads ``q``,
+        D_{l+1}'s instantaneous input (U e = e with U = I): in the dynamic mode
+        the rate d lags q by tau_r, and only q gives W's own update, so that
+        B = W^T holds exactly in both time modes. (In the sample-clocked mode
+        d = q.)
+        """
+        signal = "q_pre" if self.tied else "d_pre"
+        return f"-eta * (q_r_post * {signal} + lam * b)"
 
     @property
     def transmitted(self):
@@ -117,56 +128,103 @@ class FeedbackRule:
         return {"eta": self.eta, "lam": self.lam}
 
 
-CROSS_KINDS = ("fixed", "mirror", "hebbian")
+#: rules each cross-stream population can follow
+V_RULES = ("fixed", "mirror", "hebbian")
+U_RULES = ("fixed", "reconstruct", "hebbian")
 
 
 @dataclass(frozen=True)
 class CrossStreamRule:
-    """Rule of the cross-stream pair V_l (D_l -> A_l) and U_l (A_l -> D_l).
+    """Rules of the cross-stream pair V_l (D_l -> A_l) and U_l (A_l -> D_l), one per synapse.
 
-    kind
-        ``"fixed"``: no change (ablation).
+    Both learn from spontaneous activity: noise xi_l in A_l (variance
+    sigma_xi^2) reaches D_l as s_l = U_l xi_l and comes back to A_l's apical
+    dendrite as a_l = V_l s_l.
 
-        ``"mirror"``: during spontaneous activity, noise xi_l ~ N(0, sigma_xi^2)
-        in A_l reaches D_l as U_l xi_l, and V_l grows Hebbian,
+    v : {"fixed", "mirror", "hebbian"}
+        ``"mirror"``: V_l grows Hebbian on the spontaneous activity,
 
-        .. math:: \\Delta V_l = \\eta_c\\,(\\xi_l (U_l \\xi_l)^T - \\lambda_c V_l)
+        .. math:: \\Delta V_l = \\eta_c\\,(\\xi_l s_l^T - \\lambda_c V_l)
 
-        so that V_l -> (sigma_xi^2 / lambda_c) U_l^T. U_l does not change.
+        so that V_l -> (sigma_xi^2 / lambda_c) U_l^T.
+    u : {"fixed", "reconstruct", "hebbian"}
+        ``"reconstruct"``: the D cell's rate times the A cell's mismatch between
+        its own activity and what comes back to its apical dendrite,
 
-        ``"hebbian"``: mirrored Hebbian updates on the reciprocal pair,
+        .. math:: \\Delta U_l = \\eta_u\\, s_l (\\xi_l - a_l)^T
 
-        .. math:: \\Delta U_l = \\eta_c (d_l r_l^T - \\lambda_c U_l),\\quad
-                  \\Delta V_l = \\eta_c (r_l d_l^T - \\lambda_c V_l)
+        With V_l = c U_l^T (c = sigma_xi^2 / lambda_c) this is Oja's subspace
+        rule, whose stable fixed point is U_l^T U_l = I / c: U becomes
+        orthogonal. It is stable only while V mirrors U faster than U moves
+        (eta_u well below eta_c; see docs/model.md).
+
+    ``"hebbian"`` (either synapse): mirrored Hebbian updates on the reciprocal
+    pair, decaying with lambda_c,
+
+    .. math:: \\Delta U_l = \\eta_c (d_l r_l^T - \\lambda_c U_l),\\quad
+              \\Delta V_l = \\eta_c (r_l d_l^T - \\lambda_c V_l)
+
+    ``"fixed"``: no change (ablation).
+
+    Examples
+    --------
+    >>> CrossStreamRule(v="mirror", u="reconstruct", eta_c=0.002, lam_c=1.0, sigma_xi=1.0, eta_u=0.0005).needs_noise
+    True
+    >>> CrossStreamRule(v="mirror", u="oja", eta_c=0.002, lam_c=1.0, sigma_xi=1.0, eta_u=0.0005)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown rule 'oja' for U; valid names: fixed, reconstruct, hebbian
     """
 
-    kind: str
+    v: str
+    u: str
     eta_c: float
     lam_c: float
     sigma_xi: float
+    eta_u: float = 0.0
 
     def __post_init__(self):
-        if self.kind not in CROSS_KINDS:
-            raise ValueError(f"unknown cross-stream rule {self.kind!r}; valid names: {list(CROSS_KINDS)}")
-        object.__setattr__(self, "eta_c", check_number("eta_c", self.eta_c, nonnegative=True))
-        object.__setattr__(self, "lam_c", check_number("lam_c", self.lam_c, nonnegative=True))
-        object.__setattr__(self, "sigma_xi", check_number("sigma_xi", self.sigma_xi, nonnegative=True))
+        for pop, kind, valid in (("V", self.v, V_RULES), ("U", self.u, U_RULES)):
+            if kind not in valid:
+                raise ValueError(f"unknown rule {kind!r} for {pop}; valid names: {', '.join(valid)}")
+        for name in ("eta_c", "lam_c", "sigma_xi", "eta_u"):
+            object.__setattr__(self, name, check_number(name, getattr(self, name), nonnegative=True))
+
+    @property
+    def fixed(self):
+        """True when neither U nor V changes."""
+        return self.v == "fixed" and self.u == "fixed"
 
     @property
     def changes(self):
-        """Brian2 expressions of the change per presentation, by population ("U", "V")."""
-        if self.kind == "mirror":
-            return {"V": "eta_c * (spont_post * q_spont_pre - lam_c * v)"}
-        if self.kind == "hebbian":
-            return {
-                "U": "eta_c * (d_post * r_pre - lam_c * u)",
-                "V": "eta_c * (r_post * d_pre - lam_c * v)",
-            }
-        return {}
+        """Brian2 expressions of the change per presentation, by population ("U", "V").
+
+        ``spont`` is xi_l (in A_l), ``q_spont`` is s_l = U_l xi_l (in D_l),
+        ``a_spont`` is a_l = V_l s_l (in A_l).
+        """
+        out = {}
+        if self.v == "mirror":
+            out["V"] = "eta_c * (spont_post * q_spont_pre - lam_c * v)"
+        elif self.v == "hebbian":
+            out["V"] = "eta_c * (r_post * d_pre - lam_c * v)"
+        if self.u == "reconstruct":
+            out["U"] = "eta_u * q_spont_post * (spont_pre - a_spont_pre)"
+        elif self.u == "hebbian":
+            out["U"] = "eta_c * (d_post * r_pre - lam_c * u)"
+        return out
 
     @property
     def needs_noise(self):
-        return self.kind == "mirror"
+        """Spontaneous activity xi and its copy s = U xi are needed."""
+        return self.v == "mirror" or self.u == "reconstruct"
 
-    def parameters(self):
+    @property
+    def needs_return(self):
+        """The returned spontaneous activity a = V s is needed (U reconstruction)."""
+        return self.u == "reconstruct"
+
+    def parameters(self, pop):
+        """Brian2 constants the change of population ``pop`` ("U" or "V") reads."""
+        if pop == "U" and self.u == "reconstruct":
+            return {"eta_u": self.eta_u}
         return {"eta_c": self.eta_c, "lam_c": self.lam_c}

@@ -1,0 +1,143 @@
+"""Where is U's reconstruction rule stable? A scan of eta_c x (eta_u / eta_c) on digits.
+
+U's rule, dU_l = eta_u s_l (xi_l - a_l)^T with a_l = V_l s_l, is Oja's subspace
+rule only while V mirrors U (V_l = U_l^T); if U moves faster than V can follow,
+the loop V U amplifies instead of normalising and the weights run away. This
+scan trains four_synapse with MODEL.md's equations, written in plain numpy
+(:mod:`selfassembly.circuits.reference`, the reference the Brian2 circuit is
+tested against to 1e-10), over a grid of eta_c and the ratio eta_u / eta_c,
+for tanh and relu and two architectures, and records per run: whether it
+diverged (non-finite or |w| > 1e6), final test accuracy, the forward-feedback
+angle (worst layer), the cross-stream angle (worst layer) and U's
+orthogonality (worst layer). four_synapse_fixed_u (eta_u = 0) at the same
+eta_c is the reference row of each block.
+
+The reference loop is used, not the Brian2 circuit, because it is about 10x
+faster for these sizes and computes the same numbers; ``selfassembly sweep``
+runs such grids on the simulator itself (docs/sweeps.md).
+
+Output (rewritten atomically after every run; a rerun skips rows already in it)::
+
+    benchmarks/results/cross_stability/scan.csv
+    benchmarks/results/cross_stability/scan.md     (stable-region table)
+
+Run::
+
+    .venv/bin/python benchmarks/cross_stability.py            # full grid (about 20 min on one core)
+    .venv/bin/python benchmarks/cross_stability.py --quick    # a 2-run smoke test
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import itertools
+import time
+from pathlib import Path
+
+import numpy as np
+
+from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles, u_orthogonality
+from selfassembly.circuits import reference as ref
+from selfassembly.circuits.connectivity import initial_weights
+from selfassembly.datasets import load_dataset
+from selfassembly.experiment import presentation_order
+from selfassembly.io import atomic_write_text, write_csv
+from selfassembly.plasticity.presets import make_preset
+
+RESULTS = Path(__file__).resolve().parent / "results" / "cross_stability"
+COLUMNS = ["arch", "f", "eta_c", "ratio", "eta_u", "seed", "status", "test_acc", "ff_angle_max", "cross_angle_max",
+           "u_orth_max", "at_presentation"]
+#: weights above this are counted as diverged (the loop amplifies; NaN follows within steps)
+BLOW_UP = 1e6
+
+
+def train(sizes, f, eta_c, eta_u, seed, epochs, data):
+    """Train four_synapse (or four_synapse_fixed_u when eta_u = 0) with the reference equations."""
+    preset = "four_synapse" if eta_u > 0 else "four_synapse_fixed_u"
+    rules = make_preset(preset, eta_c=eta_c, eta_u=eta_u)
+    w, _ = initial_weights(sizes, rules, seed=seed)
+    order = presentation_order(len(data.X_train), epochs, seed)
+    rng = np.random.default_rng([seed, 2])
+    L = len(sizes) - 1
+    for k, i in enumerate(order):
+        xi = {l: rules.cross.sigma_xi * rng.standard_normal(sizes[l]) for l in range(1, L + 1)}
+        sig = ref.sweep(w, data.X_train[i], data.Y_train[i], f, "softmax")
+        w = ref.plasticity_step(w, sig, rules, xi)
+        if k % 100 == 0 and not all(np.all(np.abs(v) < BLOW_UP) for v in w.values()):
+            return {"status": "diverged", "at_presentation": k + 1}
+    if not all(np.all(np.isfinite(v)) for v in w.values()):
+        return {"status": "diverged", "at_presentation": len(order)}
+    _, acc = ref.evaluate(w, data.X_test, data.Y_test, f, "softmax")
+    return {"status": "done", "test_acc": round(acc, 4),
+            "ff_angle_max": round(max(forward_feedback_angles(w).values()), 2),
+            "cross_angle_max": round(max(cross_stream_angles(w).values()), 2),
+            "u_orth_max": round(max(u_orthogonality(w).values()), 4), "at_presentation": ""}
+
+
+def grid(quick):
+    if quick:
+        return [([64, 16, 16, 10], "tanh", 0.002, r, 0) for r in (0.0, 0.25)]
+    archs = ([64, 128, 128, 10], [64, 64, 64, 64, 10])
+    return [(a, f, c, r, s) for a, f, c, r, s in itertools.product(
+        archs, ("tanh", "relu"), (0.001, 0.002, 0.004), (0.0, 0.125, 0.25, 0.5, 1.0), (0,))]
+
+
+def summarise(rows):
+    """Markdown: per architecture and activation, the runs by eta_c (rows) and eta_u / eta_c (columns)."""
+    lines = ["# U reconstruction: stability scan (digits, four_synapse, reference equations)", "",
+             "Each cell: test accuracy / worst forward-feedback angle (deg), or DIVERGED at presentation k. "
+             "Ratio 0 is four_synapse_fixed_u (U fixed).", ""]
+    key = lambda r: (r["arch"], r["f"])  # noqa: E731
+    for (arch, f), group in itertools.groupby(sorted(rows, key=key), key=key):
+        group = list(group)
+        ratios = sorted({float(r["ratio"]) for r in group})
+        lines += [f"## {arch}, {f}", "", "| eta_c | " + " | ".join(f"eta_u/eta_c = {r:g}" for r in ratios) + " |",
+                  "|---" * (len(ratios) + 1) + "|"]
+        for eta_c in sorted({float(r["eta_c"]) for r in group}):
+            cells = []
+            for ratio in ratios:
+                found = [r for r in group if float(r["eta_c"]) == eta_c and float(r["ratio"]) == ratio]
+                if not found:
+                    cells.append("")
+                elif found[0]["status"] != "done":
+                    cells.append(f"DIVERGED at {found[0]['at_presentation']}")
+                else:
+                    cells.append(f"{float(found[0]['test_acc']):.3f} / {float(found[0]['ff_angle_max']):.0f}")
+            lines.append(f"| {eta_c:g} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="two tiny runs (smoke test)")
+    parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--out", default=str(RESULTS))
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    epochs = 1 if args.quick else args.epochs
+    path = out / "scan.csv"
+    rows = list(csv.DictReader(open(path))) if path.exists() else []
+    done = {(r["arch"], r["f"], float(r["eta_c"]), float(r["ratio"]), int(r["seed"])) for r in rows}
+    data = load_dataset("digits", 0.2, 0)
+    if args.quick:
+        data.X_train, data.Y_train = data.X_train[:200], data.Y_train[:200]
+    todo = grid(args.quick)
+    t0 = time.perf_counter()
+    for n, (sizes, f, eta_c, ratio, seed) in enumerate(todo, 1):
+        arch = "-".join(map(str, sizes))
+        if (arch, f, eta_c, ratio, seed) in done:
+            continue
+        result = train(sizes, f, eta_c, ratio * eta_c, seed, epochs, data)
+        rows.append({"arch": arch, "f": f, "eta_c": eta_c, "ratio": ratio, "eta_u": ratio * eta_c, "seed": seed,
+                     **result})
+        write_csv(path, rows, COLUMNS)
+        atomic_write_text(out / "scan.md", summarise(rows))
+        print(f"[{n}/{len(todo)}] {arch} {f} eta_c={eta_c:g} eta_u/eta_c={ratio:g}: {result['status']} "
+              f"acc={result.get('test_acc', '-')} ff={result.get('ff_angle_max', '-')} "
+              f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    print(f"wrote {path} and {out / 'scan.md'}")
+
+
+if __name__ == "__main__":
+    main()
