@@ -85,8 +85,15 @@ INITIAL_VALUE_PARAMETERS = ("sigma_xi",)
 
 
 def _shared_constant(obj, name):
+    """Whether ``obj`` owns a shared constant ``name`` (Synapses also list their post- and presynaptic
+    groups' variables, which run_args cannot set through the synapses)."""
     var = obj.variables[name] if name in obj.variables else None
-    return var is not None and getattr(var, "scalar", False) and getattr(var, "constant", False)
+    if var is None or not (getattr(var, "scalar", False) and getattr(var, "constant", False)):
+        return False
+    try:
+        return var.owner.name == obj.name
+    except (AttributeError, ReferenceError):
+        return False
 
 
 class StandaloneBinaries:

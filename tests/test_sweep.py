@@ -124,13 +124,13 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
     out, _, code = swept
     assert code == 0
     rows = _rows(out / "sweep.csv")
-    presets = ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack"]
-    assert len(rows) == 8 * 3
+    presets = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "kolen_pollack"]
+    assert len(rows) == 8 * 4
     for preset in presets:
         mine = [r for r in rows if r["preset"] == preset]
         assert len(mine) == 8 and {r["status"] for r in mine} == {"done"}
         assert all(0 <= float(r["final_test_acc"]) <= 1 for r in mine)
-    for col in ["plasticity.sigma_xi", "plasticity.lam_c", "seed", "acc_minus_reference", "ff_angle_2", "ff_angle_3",
+    for col in ["plasticity.eta_c", "plasticity.eta_u", "seed", "acc_minus_reference", "ff_angle_2", "ff_angle_3",
                 "cross_angle_1", "verdict", "wall_time_s"]:
         assert col in rows[0], col
     assert {float(r["acc_minus_reference"]) for r in rows if r["preset"] == "kolen_pollack"} == {0.0}
@@ -143,14 +143,14 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
         assert sorted(summary["presets"]) == presets
         assert (d / "config.toml").is_file() and (d / "metrics.csv").is_file()
     assert main(["compare", str(out / "points" / points[0]["point"]), "--out", str(out / "cmp")]) == 0
-    # the fixed-cross ablation and kolen_pollack do not use sigma_xi or lam_c: one simulation per seed
+    # fixed_u does not use eta_u, the fixed-cross ablation and kolen_pollack use neither rate
     summary = json.loads((out / "sweep.json").read_text())
-    assert summary["ran"] == 24 and summary["simulations"] == 8 + 2 + 2 and summary["failed"] == 0
+    assert summary["ran"] == 32 and summary["simulations"] == 8 + 4 + 2 + 2 and summary["failed"] == 0
     for preset in presets:
         png = out / f"phase_{preset}.png"
         assert png.stat().st_size > 10_000, png
     md = (out / "sweep.md").read_text()
-    assert "| sigma_xi | lam_c | preset | seeds |" in md and md.count("| four_synapse |") == 4
+    assert "| eta_c | eta_u | preset | seeds |" in md and md.count("| four_synapse |") == 4
 
 
 def test_killed_worker_loses_no_point(swept):
@@ -161,7 +161,7 @@ def test_killed_worker_loses_no_point(swept):
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # that worker process is gone...
     rows = _rows(out / "sweep.csv")
-    assert code == 0 and len(rows) == 24 and all(r["status"] == "done" for r in rows)  # ...and nothing was lost
+    assert code == 0 and len(rows) == 32 and all(r["status"] == "done" for r in rows)  # ...and nothing was lost
 
 
 def test_rerun_has_nothing_left_to_do(swept, capsys):
@@ -169,7 +169,7 @@ def test_rerun_has_nothing_left_to_do(swept, capsys):
     before = _rows(out / "sweep.csv")
     assert main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "24 already done, 0 to do" in text and "dask:" not in text  # no cluster started
+    assert "32 already done, 0 to do" in text and "dask:" not in text  # no cluster started
     assert _rows(out / "sweep.csv") == before
 
 
@@ -177,11 +177,11 @@ def test_done_is_verified_by_loading(swept, tmp_path, capsys):
     out = tmp_path / "copy"
     shutil.copytree(swept[0], out)
     s = load_sweep(QUICK, quick=True)
-    assert pending(s, out) == ([], 24)
+    assert pending(s, out) == ([], 32)
     bad = out / "points" / s.points[1].id / "snapshots" / "four_synapse.npz"
     bad.write_bytes(b"not a snapshot")
     todo, skipped = pending(s, out)
-    assert skipped == 23 and [[(p.id, pr) for p, pr in m] for m in todo] == [[(s.points[1].id, "four_synapse")]]
+    assert skipped == 31 and [[(p.id, pr) for p, pr in m] for m in todo] == [[(s.points[1].id, "four_synapse")]]
     # the same ids without --quick are other configurations: refused before anything runs
     assert main(["sweep", str(QUICK), "--out", str(out)]) == 2
     assert "holds a sweep of a different configuration" in capsys.readouterr().err
@@ -191,7 +191,7 @@ def test_groups_and_placeholder_verdicts(swept):
     out = swept[0]
     groups = sweep_groups(out)
     assert len(groups) == 4 and all(len(d) == 2 for d in groups.values())
-    assert "sigma_xi=0.5__lam_c=0.5" in groups
+    assert "eta_c=0.002__eta_u=0.0005" in groups
     rows = _rows(out / "sweep.csv")
     for group, dirs in groups.items():
         v = point_verdicts(dirs)
