@@ -166,6 +166,12 @@ class ExperimentConfig:
             self.time_mode()
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        for p in self.presets:  # rule overrides a preset cannot take (weight transport needs U = V = I, fixed)
+            try:
+                self.rules(p)
+            except ValueError as exc:
+                raise ConfigError(f"plasticity.cross_v/cross_u: {exc}; leave {p} out of training.presets, "
+                                  "or drop the override") from None
         self.connectivity = _check_connectivity(self.connectivity)
         if self.mnist_dir:  # absolute, so that config.toml means the same folder from anywhere
             self.mnist_dir = os.path.abspath(os.path.expanduser(self.mnist_dir))

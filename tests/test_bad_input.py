@@ -182,6 +182,8 @@ FLAG_CASES = [
          ["four_synapse (diverged)", "eta_u / eta_c is 10, above 0.25", "lower plasticity.eta_u or raise plasticity.eta_c"]),
     Case("unknown-u-rule", lambda c: _quick(c, "--cross-u", "oja"), 2,
          ["plasticity.cross_u: unknown value 'oja'; valid values: fixed, reconstruct, hebbian"]),
+    Case("override-of-a-transport-preset", lambda c: _quick(c, "--cross-u", "reconstruct"), 2,
+         ["rule set 'backprop': weight transport", "leave backprop out of training.presets, or drop the override"]),
 ]
 
 

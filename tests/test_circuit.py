@@ -127,26 +127,81 @@ def test_backprop_update_is_true_gradient(rng, seed):
         np.testing.assert_allclose(grad, fd, rtol=1e-5, atol=1e-8, err_msg=name)
 
 
-def test_dynamic_mode_approaches_sample_clocked(rng, seed):
-    """tau_r << T_present << tau_w: the dynamic mode's weights approach the sample-clocked ones."""
+@pytest.mark.parametrize("preset", ["kolen_pollack", "four_synapse"])
+def test_dynamic_mode_approaches_sample_clocked(rng, seed, preset):
+    """tau_r << T_present << tau_w: the dynamic mode's weights and forward-feedback angles approach
+    the sample-clocked ones. four_synapse runs with its cross-stream rates at 0 here, so that both
+    modes are deterministic (the noise-driven pair is tested statistically below)."""
+    from selfassembly.analysis.alignment import forward_feedback_angles
+
     sizes = [5, 4, 3, 2]
     # tau_w = T_present / eta = 500 T_present: weights barely move within one presentation
-    rules, w, m = small_circuit("kolen_pollack", sizes, seed, eta=0.002)
+    rules, w, m = small_circuit(preset, sizes, seed, eta=0.002, eta_c=0.0, eta_u=0.0)
     stim = small_problem(rng, sizes, n_steps=3)
     sample = build_circuit(sizes, rules, w, m, stim, name="sample")
     sample.run(3)
-    errors = []
+    want = sample.weights()
+    errors, angle_errors = [], []
     for T in (10.0, 40.0):
         mode = Dynamic(tau_r_ms=0.5, T_present_ms=T, dt_ms=0.05)
         dyn = build_circuit(sizes, rules, w, m, stim, mode=mode, name=f"dyn{int(T)}")
         dyn.run(3)
-        got, want = dyn.weights(), sample.weights()
+        got = dyn.weights()
         change = np.linalg.norm(np.concatenate([(want[k] - w[k]).ravel() for k in want]))
         err = np.linalg.norm(np.concatenate([(got[k] - want[k]).ravel() for k in want]))
         errors.append(err / change)
+        a_dyn, a_sample, a_start = (forward_feedback_angles(x) for x in (got, want, w))
+        angle_errors.append(max(abs(a_dyn[l] - a_sample[l]) / abs(a_sample[l] - a_start[l]) for l in a_dyn))
     # the transient share of a presentation scales like tau_r / T_present
     assert errors[1] < 0.05
     assert errors[1] < errors[0] / 2.5
+    # so does the angles' share of their change (KP: B moves; four_synapse: B moves through U)
+    assert angle_errors[1] < 0.05 and angle_errors[1] < angle_errors[0] / 2.5
+
+
+def test_dynamic_cross_stream_pair_matches_sample_clocked(rng, seed, plot_dir):
+    """What the cross-stream pair learns from spontaneous activity does not depend on the time mode
+    or on dt: with spontaneous activity as an Ornstein-Uhlenbeck process (tau_xi = T_present), the
+    cross-stream angle and U's orthogonality match the sample-clocked mode's in distribution.
+    (With noise redrawn every dt the angle fell from 28 to 3 deg as dt shrank.)"""
+    from selfassembly.analysis.alignment import cross_stream_angles, u_orthogonality
+
+    sizes = [3, 10, 8, 4]
+    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.0, lam=0.0, eta_c=0.05, eta_u=0.0125)
+    stim = small_problem(rng, sizes, n_steps=250)
+    measured = {}
+    for label, mode in (("sample", None), ("dt 0.1 ms", Dynamic(tau_r_ms=0.2, T_present_ms=1.0, dt_ms=0.1)),
+                        ("dt 0.05 ms", Dynamic(tau_r_ms=0.2, T_present_ms=1.0, dt_ms=0.05))):
+        c = build_circuit(sizes, rules, w, m, stim, mode=mode, record_every=25, name=label.replace(" ", "").replace(".", ""))
+        c.run(250)
+        steps, rec = c.recorded_weights()
+        late = [{k: v[i] for k, v in rec.items()} for i in range(len(steps)) if steps[i] >= 100]  # after V's 20-step decay
+        measured[label] = (np.mean([list(cross_stream_angles(f).values()) for f in late]),
+                           np.mean([list(u_orthogonality(f).values()) for f in late]))
+    (cross0, orth0) = measured["sample"]
+    assert 15 < cross0 < 45 and orth0 < 0.75  # assembled from 90 deg and about 1, to the noise floor
+    for label in ("dt 0.1 ms", "dt 0.05 ms"):
+        cross, orth = measured[label]
+        assert abs(cross - cross0) < 5, measured
+        assert abs(orth - orth0) < 0.08, measured
+
+
+def test_tied_feedback_stays_tied_in_dynamic_mode(rng, seed):
+    """backprop's B = W^T and sign_symmetry's B = sign(W^T) hold exactly while rates relax too.
+
+    The tied B reads D's input q (= e), not its rate d, which lags q by tau_r, and every weight
+    steps before the rates relax, so B receives W's own update at every time step."""
+    sizes = [6, 5, 4, 3]
+    mode = Dynamic(tau_r_ms=1.0, T_present_ms=4.0, dt_ms=0.25)
+    for preset, fn in (("backprop", lambda x: x), ("sign_symmetry", np.sign)):
+        rules, w, m = small_circuit(preset, sizes, seed, eta=0.2)
+        c = build_circuit(sizes, rules, w, m, small_problem(rng, sizes, n_steps=5), mode=mode, name=preset)
+        c.run(5)
+        got = c.weights()
+        for l in (2, 3):
+            moved = np.linalg.norm(got[f"W{l}"] - w[f"W{l}"])
+            assert moved > 1e-3
+            np.testing.assert_allclose(got[f"B{l}"], fn(got[f"W{l}"].T), rtol=0, atol=1e-15 * moved)
 
 
 def test_dynamic_mode_without_decay(rng, seed):
@@ -185,6 +240,40 @@ def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
     assert list(steps) == [0, 10, 20]
     for k in want:
         np.testing.assert_allclose(got[k], want[k], rtol=1e-9, atol=1e-12, err_msg=k)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["cython", "cpp_standalone"])
+def test_compiled_targets_compute_the_new_rule(rng, seed, tmp_path, target):
+    """four_synapse (V mirror, U reconstruction, V_L) on a compiled target equals reference.py fed
+    with the spontaneous activity that target drew (each target has its own random stream)."""
+    import brian2 as b2
+
+    from selfassembly.circuits import configure_target
+
+    sizes = [6, 5, 4, 3]
+    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.05, eta_c=0.05, eta_u=0.0125)
+    stim = small_problem(rng, sizes, n_steps=6)
+    configure_target(target, cache_dir=str(tmp_path / "cache"), standalone_dir=str(tmp_path / "sa"))
+    try:
+        b2.seed(seed)
+        c = build_circuit(sizes, rules, w, m, stim)
+        # the noise as each step used it: recorded after the update at the start of the step
+        mons = {l: b2.StateMonitor(c.A[l], "spont", record=True, when="start", order=1) for l in (1, 2, 3)}
+        c.network.add(*mons.values())
+        c.run(len(stim.order))
+        got = c.weights()
+        xi = {l: np.asarray(mon.spont) for l, mon in mons.items()}  # (n_l, steps)
+    finally:
+        configure_target("numpy")
+    expected = dict(w)
+    for k, sample in enumerate(stim.order):
+        sig = ref.sweep(expected, stim.X[sample], stim.Y[sample])
+        expected = ref.plasticity_step(expected, sig, rules, {l: xi[l][:, k] for l in xi})
+    for name in expected:
+        np.testing.assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
+    for name in ("U1", "U3", "V3"):
+        assert not np.allclose(got[name], w[name])
 
 
 # ---- bad input ---------------------------------------------------------------

@@ -130,7 +130,12 @@ def _layer_values(row, prefix):
 
 
 def verdict_entry(align_row, seed, status="done"):
-    """The last snapshot's angles in the form :func:`~selfassembly.analysis.verdict.seed_verdicts` reads."""
+    """The last snapshot's angles in the form :func:`~selfassembly.analysis.verdict.seed_verdicts` reads.
+
+    >>> e = verdict_entry({"step": 9, "ff_angle_2": 20.0, "cross_angle_1": 5.0, "cross_angle_2": 4.0}, seed=3)
+    >>> e["ff"], e["cross"], e["seed"], e["status"]
+    ({2: 20.0}, {1: 5.0, 2: 4.0}, 3, 'done')
+    """
     return {"seed": seed, "status": status, "step": int(align_row["step"]),
             "ff": _layer_values(align_row, "ff_angle_"), "cross": _layer_values(align_row, "cross_angle_"),
             "grad": _layer_values(align_row, "grad_angle_")}

@@ -232,7 +232,7 @@ def seed_verdicts(runs, null, alpha=ALPHA):
 
 def _decide(res, alpha, n_seeds):
     """The first failed test, in the order: cross-stream null, forward-feedback null, ablations."""
-    where = "in every seed" if n_seeds > 1 else ""
+    where = " in every seed" if n_seeds > 1 else ""
     for measure, words in (("cross", "cross-stream angle"), ("ff", "forward-feedback angle")):
         for l, t in res["null"][measure].items():
             if not t["p_max"] < alpha:
@@ -251,7 +251,7 @@ def _decide(res, alpha, n_seeds):
                                          f"(difference {d['mean']:+.1f} deg, one seed)")
     tested = " and ".join(res["ablations"])
     how = (f"paired over {n_seeds} seeds, 95% CI below 0" if n_seeds > 1 else "one seed")
-    return "ASSEMBLED", (f"cross-stream and forward-feedback angles outside the random null in every layer {where}"
+    return "ASSEMBLED", (f"cross-stream and forward-feedback angles outside the random null in every layer{where} "
                          f"(p < {alpha:g}), and forward-feedback angles below {tested}'s in every layer ({how})")
 
 
