@@ -1,4 +1,4 @@
-"""Command-line entry point: ``selfassembly run | inspect | compare | presets``.
+"""Command-line entry point: ``selfassembly run | inspect | compare | sweep | presets``.
 
 ``selfassembly run`` runs the self-assembly experiment (defaults: four_synapse,
 kolen_pollack, feedback_alignment and backprop on the bundled 8x8 digits).
@@ -164,9 +164,11 @@ def build_parser():
     p.set_defaults(func=_presets)
     from .analysis.compare import register as register_compare
     from .analysis.inspect import register as register_inspect
+    from .sweep import register as register_sweep
 
     register_inspect(sub)
     register_compare(sub)
+    register_sweep(sub)
     return parser
 
 

@@ -142,7 +142,7 @@ def _progress(msg, stream):
         print(msg, file=sys.stdout if stream is True else stream, flush=True)
 
 
-def run_preset(config, preset, data, progress=True, standalone_dir=None):
+def run_preset(config, preset, data, progress=True, standalone_dir=None, binaries=None):
     """Train one preset and return a :class:`PresetResult` (nothing is written).
 
     Runtime targets stop at the first recording step after output rates or
@@ -151,44 +151,40 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None):
     taken before the output rates first became non-finite. A run that stays
     finite but ends worse than it started has status ``"unstable"`` (see
     :func:`instability`).
+
+    ``binaries`` (a :class:`selfassembly.binaries.StandaloneBinaries`, used by
+    the sweep) lets cpp_standalone reuse a compiled binary of the same
+    structure with new parameters through ``run_args``.
     """
     rules = config.rules(preset)
     mode = config.time_mode()
-    weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
     n_train = len(data.X_train)
     order = presentation_order(n_train, config.epochs, config.seed)
     n_total = len(order)
     record_every = max(1, n_train // config.records_per_epoch)
-    stimulus = Stimulus(data.X_train, data.Y_train, order)
-    configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
-    b2.seed(config.seed)
-    np.random.seed(config.seed)
-    t0 = time.perf_counter()
-    circuit = build_circuit(config.sizes, rules, weights, masks, stimulus, mode, config.activation, config.output,
-                            record_every=record_every, name=preset)
+
+    def make_circuit():
+        weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
+        stimulus = Stimulus(data.X_train, data.Y_train, order)
+        return build_circuit(config.sizes, rules, weights, masks, stimulus, mode, config.activation, config.output,
+                             record_every=record_every, name=preset)
+
     diverged_at = None
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        if circuit.is_standalone:
-            _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone; the compiled "
-                      "program reports its progress)", progress)
-            circuit.run(n_total, report="text" if progress is not None else None)
-        else:
-            done = 0
-            while done < n_total:
-                chunk = min(record_every, n_total - done)
-                circuit.run(chunk)
-                done += chunk
-                current = circuit.weights()
-                if circuit.first_bad_presentation() or not _all_finite(current):
-                    diverged_at = done
-                    break
-                elapsed = time.perf_counter() - t0
-                _, acc = ref.evaluate(current, data.X_test, data.Y_test, config.activation, config.output)
-                _progress(f"{preset}: {done}/{n_total} presentations (epoch {done / n_train:.1f}/{config.epochs})"
-                          f"  test acc {acc:.3f}  {elapsed:.0f} s, about {elapsed / done * (n_total - done):.0f} s left",
-                          progress)
-        steps, recorded = circuit.recorded_weights()
-        final = circuit.weights()
+    if binaries is not None and config.target == "cpp_standalone":
+        t0 = time.perf_counter()
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            circuit = binaries.run(config, preset, n_total, make_circuit)
+            steps, recorded = circuit.recorded_weights()
+            final = circuit.weights()
+    else:
+        configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
+        b2.seed(config.seed)
+        np.random.seed(config.seed)
+        t0 = time.perf_counter()
+        circuit = make_circuit()
+        steps, recorded, final, diverged_at = _simulate(circuit, config, preset, data, n_total, record_every,
+                                                        progress, t0)
+    masks = circuit.masks
     steps = np.append(steps, diverged_at or n_total)
     recorded = {k: np.concatenate([v, final[k][None]]) for k, v in recorded.items()}
     bad_rates = circuit.first_bad_presentation()
@@ -215,6 +211,39 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None):
             status = "unstable"
             message = f"preset {preset!r} is unstable: {why}. {divergence_advice(config, rules)}"
     return PresetResult(preset, snapshots, rows, wall, status, message)
+
+
+def _simulate(circuit, config, preset, data, n_total, record_every, progress, t0):
+    """Run a built circuit through all presentations (runtime targets: in chunks, stopping at a divergence).
+
+    Returns the recorded steps and weights, the final weights and the
+    presentation after which a divergence was seen (None if none).
+    """
+    n_train = len(data.X_train)
+    diverged_at = None
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        if circuit.is_standalone:
+            _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone; the compiled "
+                      "program reports its progress)", progress)
+            circuit.run(n_total, report="text" if progress is not None else None)
+        else:
+            done = 0
+            while done < n_total:
+                chunk = min(record_every, n_total - done)
+                circuit.run(chunk)
+                done += chunk
+                current = circuit.weights()
+                if circuit.first_bad_presentation() or not _all_finite(current):
+                    diverged_at = done
+                    break
+                elapsed = time.perf_counter() - t0
+                _, acc = ref.evaluate(current, data.X_test, data.Y_test, config.activation, config.output)
+                _progress(f"{preset}: {done}/{n_total} presentations (epoch {done / n_train:.1f}/{config.epochs})"
+                          f"  test acc {acc:.3f}  {elapsed:.0f} s, about {elapsed / done * (n_total - done):.0f} s left",
+                          progress)
+        steps, recorded = circuit.recorded_weights()
+        final = circuit.weights()
+    return steps, recorded, final, diverged_at
 
 
 def instability(rows):

@@ -1,0 +1,248 @@
+"""`selfassembly sweep`: validation, the grid, a real sweep on a 2-process LocalCluster, rerun, a killed worker."""
+import csv
+import json
+import os
+import shutil
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from selfassembly.cli import main
+from selfassembly.config import ConfigError
+from selfassembly.sweep import (KILL_ONCE_ENV, SweepError, effective_key, load_sweep, parse_sweep, pending,
+                                point_verdicts, sweep_groups, valid_keys, verdict_positive)
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+QUICK = EXAMPLES / "sweep_phase_diagram_quick.toml"
+
+
+def _rows(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+# ---- the sweep file: checked before anything runs ----------------------------------------------
+def _sweep(**table):
+    return {"training": {"presets": ["four_synapse", "kolen_pollack"]}, "sweep": table}
+
+
+@pytest.mark.parametrize("table,match", [
+    ({"plasticity.eta_cc": [0.1]}, "unknown key 'plasticity.eta_cc'; valid keys: circuit.sizes"),
+    ({"eta_c": [0.1]}, "unknown key 'eta_c'; valid keys:"),
+    ({"training.seed": [1, 2]}, "seeds have their own list"),
+    ({"plasticity.eta_c": []}, "plasticity.eta_c must be a non-empty list"),
+    ({"plasticity.eta_c": 0.1}, "plasticity.eta_c must be a non-empty list"),
+    ({"plasticity.eta_c": ["fast"]}, "value 'fast' is a string, but plasticity.eta_c takes a number"),
+    ({"circuit.sizes": [64, 10]}, "value 64 is a number, but circuit.sizes takes a list"),
+    ({"plasticity.eta_c": [-1.0]}, "plasticity.eta_c must be >= 0"),
+    ({"training.epochs": [1.5]}, "training.epochs must be a whole number"),
+    ({"plasticity.eta_c": [0.001, 0.001]}, "duplicate point: plasticity.eta_c = 0.001"),
+    ({"plasticity.eta_c": [1, 1.0]}, "duplicate point"),
+    ({"plasticity.eta_c": [0.1], "seeds": []}, "seeds must be a non-empty list"),
+    ({"plasticity.eta_c": [0.1], "seeds": [0, 0]}, "seeds must be distinct"),
+    ({"plasticity.eta_c": [0.1, 0.2], "plasticity.lam_c": [1.0], "zip": ["plasticity.eta_c", "plasticity.lam_c"]},
+     "need lists of one length; got plasticity.eta_c: 2, plasticity.lam_c: 1"),
+    ({"plasticity.eta_c": [0.1], "zip": ["plasticity.lam_c"]}, "zip must list swept keys"),
+    ({"plasticity.eta_c": [0.1], "reference": "backprop"}, "reference 'backprop' is not among training.presets"),
+])
+def test_bad_sweep_is_named(table, match):
+    with pytest.raises(SweepError, match=match.replace("(", r"\(").replace(".", r"\.")):
+        parse_sweep(_sweep(**table))
+
+
+def test_missing_sweep_table_and_bad_section():
+    with pytest.raises(SweepError, match=r"no \[sweep\] table"):
+        parse_sweep({"training": {"epochs": 1}})
+    with pytest.raises(ConfigError, match=r"unknown section \[circuits\]"):
+        parse_sweep({"circuits": {}, "sweep": {"seeds": [0]}})
+
+
+def test_cli_refuses_bad_file_before_running(tmp_path, capsys):
+    f = tmp_path / "bad.toml"
+    f.write_text('[sweep]\n"plasticity.sigma" = [1.0]\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(f), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "unknown key 'plasticity.sigma'" in err and "plasticity.sigma_xi" in err
+    assert not out.exists()
+
+
+def test_valid_keys_come_from_the_config():
+    keys = valid_keys()
+    assert "plasticity.sigma_xi" in keys and "time.tau_r_ms" in keys and "connectivity.U.scale" in keys
+    assert "training.presets" not in keys and "training.seed" not in keys
+
+
+def test_grid_zip_ids_and_quick():
+    s = parse_sweep({"circuit": {"sizes": [64, 64, 64, 10]}, "training": {"presets": ["backprop"]},
+                     "sweep": {"plasticity.eta": [0.01, 0.02], "plasticity.lam": [0.0, 0.1],
+                               "connectivity.W.p": [1.0, 0.5], "zip": ["plasticity.eta", "plasticity.lam"],
+                               "seeds": [3, 4]}}, quick=True)
+    assert len(s.points) == 2 * 2 * 2 and len(s.axes) == 2
+    assert [(p.config.eta, p.config.lam) for p in s.points][:4:2] == [(0.01, 0.0), (0.01, 0.0)]
+    assert {(p.config.eta, p.config.lam) for p in s.points} == {(0.01, 0.0), (0.02, 0.1)}
+    assert s.points[0].id == "eta=0.01__lam=0.0__p=1.0__seed=3"
+    assert {p.config.connectivity["W"]["p"] for p in s.points} == {1.0, 0.5}
+    assert all(p.config.sizes == [64, 24, 24, 10] and p.config.epochs == 1 for p in s.points)  # --quick
+    assert len({p.id for p in s.points}) == len(s.points)
+    # swept keys win over --quick
+    s = parse_sweep({"sweep": {"circuit.sizes": [[64, 8, 10], [64, 16, 10]]}}, quick=True)
+    assert [p.config.sizes for p in s.points] == [[64, 8, 10], [64, 16, 10]]
+    assert s.points[1].id == "sizes=64-16-10__seed=0"
+
+
+def test_runs_that_ignore_a_parameter_are_simulated_once():
+    s = parse_sweep(_sweep(**{"plasticity.sigma_xi": [0.5, 1.0], "seeds": [0, 1]}))
+    keys = {(p.id, pr): effective_key(p.config, pr) for p in s.points for pr in s.presets}
+    assert len(keys) == 8
+    assert len(set(keys.values())) == 2 * 2 + 2  # four_synapse at each point, kolen_pollack once per seed
+
+
+def test_example_files_agree():
+    real, quick = (tomllib.loads((EXAMPLES / n).read_text())
+                   for n in ("sweep_phase_diagram.toml", "sweep_phase_diagram_quick.toml"))
+    assert real["training"] == quick["training"] and real["circuit"] == quick["circuit"]
+    assert set(real["sweep"]) == set(quick["sweep"])
+    s = load_sweep(EXAMPLES / "sweep_phase_diagram.toml")
+    assert s.base.sizes == [64, 64, 64, 64, 10] and s.seeds == [0, 1, 2] and len(s.axes) == 2
+    assert s.reference == "kolen_pollack"
+
+
+# ---- a real sweep: 2 x 2 points x 2 seeds, --quick, 2 worker processes, one of them killed -----
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory):
+    root = tmp_path_factory.mktemp("sweep")
+    out, marker = root / "out", root / "killed.pid"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(KILL_ONCE_ENV, str(marker))  # the first task kills its own worker process
+        code = main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)])
+    return out, marker, code
+
+
+def test_sweep_writes_rows_folders_and_diagrams(swept):
+    out, _, code = swept
+    assert code == 0
+    rows = _rows(out / "sweep.csv")
+    presets = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "kolen_pollack"]
+    assert len(rows) == 8 * 4
+    for preset in presets:
+        mine = [r for r in rows if r["preset"] == preset]
+        assert len(mine) == 8 and {r["status"] for r in mine} == {"done"}
+        assert all(0 <= float(r["final_test_acc"]) <= 1 for r in mine)
+    for col in ["plasticity.eta_c", "plasticity.eta_u", "seed", "acc_minus_reference", "ff_angle_2", "ff_angle_3",
+                "cross_angle_1", "verdict", "wall_time_s"]:
+        assert col in rows[0], col
+    assert {float(r["acc_minus_reference"]) for r in rows if r["preset"] == "kolen_pollack"} == {0.0}
+    # each point is a normal run folder
+    points = _rows(out / "points.csv")
+    assert len(points) == 8
+    for p in points:
+        d = out / "points" / p["point"]
+        summary = json.loads((d / "summary.json").read_text())
+        assert sorted(summary["presets"]) == sorted(presets)
+        assert (d / "config.toml").is_file() and (d / "metrics.csv").is_file()
+    assert main(["compare", str(out / "points" / points[0]["point"]), "--out", str(out / "cmp")]) == 0
+    # fixed_u does not use eta_u, the fixed-cross ablation and kolen_pollack use neither rate
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["ran"] == 32 and summary["simulations"] == 8 + 4 + 2 + 2 and summary["failed"] == 0
+    for preset in presets:
+        png = out / f"phase_{preset}.png"
+        assert png.stat().st_size > 10_000, png
+    md = (out / "sweep.md").read_text()
+    assert "| eta_c | eta_u | preset | seeds |" in md and md.count("| four_synapse |") == 4
+
+
+def test_killed_worker_loses_no_point(swept):
+    out, marker, code = swept
+    assert marker.is_file(), "no worker was killed: the test hook did not fire"
+    pid = int(marker.read_text())
+    assert pid != os.getpid()
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)  # that worker process is gone...
+    rows = _rows(out / "sweep.csv")
+    assert code == 0 and len(rows) == 32 and all(r["status"] == "done" for r in rows)  # ...and nothing was lost
+
+
+def test_rerun_has_nothing_left_to_do(swept, capsys):
+    out, _, _ = swept
+    before = _rows(out / "sweep.csv")
+    assert main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "32 already done, 0 to do" in text and "dask:" not in text  # no cluster started
+    assert _rows(out / "sweep.csv") == before
+
+
+def test_done_is_verified_by_loading(swept, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(swept[0], out)
+    s = load_sweep(QUICK, quick=True)
+    assert pending(s, out) == ([], 32)
+    bad = out / "points" / s.points[1].id / "snapshots" / "four_synapse.npz"
+    bad.write_bytes(b"not a snapshot")
+    todo, skipped = pending(s, out)
+    assert skipped == 31 and [[(p.id, pr) for p, pr in m] for m in todo] == [[(s.points[1].id, "four_synapse")]]
+    # the same ids without --quick are other configurations: refused before anything runs
+    assert main(["sweep", str(QUICK), "--out", str(out)]) == 2
+    assert "holds a sweep of a different configuration" in capsys.readouterr().err
+
+
+def test_groups_and_placeholder_verdicts(swept):
+    out = swept[0]
+    groups = sweep_groups(out)
+    assert len(groups) == 4 and all(len(d) == 2 for d in groups.values())
+    assert "eta_c=0.002__eta_u=0.0005" in groups
+    rows = _rows(out / "sweep.csv")
+    for group, dirs in groups.items():
+        v = point_verdicts(dirs)
+        assert set(v) == {"four_synapse"}
+        # honest: the text says what the angles in the summaries show
+        angles = []
+        for d in dirs:
+            s = json.loads((d / "summary.json").read_text())["presets"]
+            angles.append(max(s["four_synapse"]["ff_angle"].values()) < max(s["four_synapse_fixed_cross"]["ff_angle"].values()))
+        assert verdict_positive(v["four_synapse"]) == all(angles)
+        assert f"in {sum(angles)}/2 seeds" in v["four_synapse"]
+        assert {r["verdict"] for r in rows if r["group"] == group and r["preset"] == "four_synapse"} == {v["four_synapse"]}
+
+
+# ---- a failing point on an existing cluster ----------------------------------------------------
+def test_failed_point_is_recorded_and_others_finish(tmp_path, capsys):
+    from dask.distributed import LocalCluster
+    import logging
+
+    f = tmp_path / "s.toml"
+    f.write_text('[training]\npresets = ["backprop"]\n[data]\nmnist_dir = "/nonexistent-mnist"\n'
+                 '[sweep]\n"data.dataset" = ["digits", "mnist"]\n')
+    out = tmp_path / "out"
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster:
+        code = main(["sweep", str(f), "--quick", "--scheduler", cluster.scheduler_address, "--retries", "1",
+                     "--out", str(out)])
+    assert code == 3  # some runs did not finish; the others still ran
+    assert "1 runs failed" in capsys.readouterr().err
+    rows = {r["data.dataset"]: r for r in _rows(out / "sweep.csv")}
+    assert rows["digits"]["status"] == "done"
+    assert rows["mnist"]["status"] == "failed" and "nonexistent-mnist" in rows["mnist"]["message"]
+    assert json.loads((out / "sweep.json").read_text())["failures"]
+
+
+@pytest.mark.slow
+def test_cpp_standalone_points_share_one_binary(tmp_path):
+    """Two cpp_standalone points that differ only in eta_c: one compilation, one run_args rerun, other weights."""
+    import numpy as np
+
+    from selfassembly.io import load_snapshots
+
+    f = tmp_path / "cpp.toml"
+    f.write_text('[circuit]\nsizes = [64, 8, 8, 10]\n[training]\npresets = ["four_synapse"]\nepochs = 1\n'
+                 '[data]\nmax_train = 60\n[simulator]\ntarget = "cpp_standalone"\n'
+                 '[sweep]\n"plasticity.eta_c" = [0.001, 0.016]\n')
+    out = tmp_path / "out"
+    assert main(["sweep", str(f), "--workers", "1", "--out", str(out)]) == 0
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["compiled_binaries"] == 1 and summary["binary_reuses"] == 1 and summary["compile_time_s"] > 0
+    a, b = (load_snapshots(out / "points" / f"eta_c={v}__seed=0" / "snapshots" / "four_synapse.npz")
+            for v in (0.001, 0.016))
+    assert not np.allclose(a.weights["V1"][-1], b.weights["V1"][-1])  # the new eta_c reached the binary
+    np.testing.assert_array_equal(a.weights["W1"][0], b.weights["W1"][0])  # same start
