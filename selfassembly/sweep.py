@@ -67,7 +67,7 @@ from .config import ConfigError, ExperimentConfig, load_config, quick_config
 from .io import atomic_write_text, write_csv, write_json
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "run_sweep", "sweep_rows",
-           "point_verdicts", "verdict_positive", "sweep_groups", "register", "KILL_ONCE_ENV", "pending",
+           "point_verdicts", "verdict_positive", "inspect_sweep", "sweep_groups", "register", "KILL_ONCE_ENV", "pending",
            "effective_key"]
 
 #: keys of [sweep] that are not configuration keys
@@ -751,54 +751,76 @@ def sweep_groups(out, sweep=None):
     return {g: groups[g] for g in order if g in groups}
 
 
-def point_verdicts(point_dirs):
-    """Across-seed verdict per preset for the run folders of one sweep point (its seeds).
+def point_verdicts(point_dirs, alpha=None, n_draws=None):
+    """The across-seed verdict of each preset at one sweep point (its seeds' run folders).
 
-    PLACEHOLDER until the lead's verdict (selfassembly/analysis/verdict.py)
-    replaces this function. It states only what the summaries show: for a
-    preset ``P`` whose ablation ``P_fixed_cross`` ran at the same point, whether
-    P's forward-feedback angle (worst layer, final snapshot) is below the
-    ablation's in every seed. Presets without their ablation in the folders,
-    or with an unfinished seed, get ``""``.
+    The verdict of :mod:`selfassembly.analysis.verdict` (random null, matched
+    ablations paired over the seeds), as computed by
+    :func:`selfassembly.analysis.inspect.seed_run_verdicts`, without gradient
+    angles. A point whose folders cannot be compared (no snapshots yet) gets no
+    verdicts.
 
     Parameters
     ----------
     point_dirs : list of path
         Run folders of one configuration, one per seed.
+    alpha, n_draws : optional
+        The verdict's significance level and null draws (default: its own).
 
     Returns
     -------
     dict
-        preset -> verdict text.
+        preset -> ``ASSEMBLED``, ``NOT ASSEMBLED``, ``UNDECIDED``, ``STRUCTURED``, ``DIVERGED`` ...
     """
-    summaries = []
-    for d in point_dirs:
-        path = Path(d) / "summary.json"
-        summaries.append(json.loads(path.read_text()).get("presets", {}) if path.is_file() else {})
-    presets = list(dict.fromkeys(p for s in summaries for p in s))
-    out = {}
-    for preset in presets:
-        ablation = f"{preset}_fixed_cross"
-        if ablation not in presets:
-            continue
-        pairs = []
-        for s in summaries:
-            a, b = s.get(preset), s.get(ablation)
-            if not a or not b or a.get("status") != "done" or b.get("status") != "done":
-                pairs = None
-                break
-            pairs.append((_worst(a["ff_angle"].values()), _worst(b["ff_angle"].values())))
-        if not pairs or any(x is None or y is None for x, y in pairs):
-            continue
-        k, n = sum(x < y for x, y in pairs), len(pairs)
-        word = "below" if k == n else "not below"
-        out[preset] = f"{word} {ablation} in {k}/{n} seeds (placeholder: ff angle, worst layer)"
-    return out
+    from .analysis.inspect import seed_run_verdicts
+    from .analysis.verdict import ALPHA, N_DRAWS
+    from .io import SnapshotError
+
+    try:
+        verdicts, _ = seed_run_verdicts(point_dirs, n_samples=0, alpha=alpha or ALPHA, n_draws=n_draws or N_DRAWS,
+                                        echo=lambda line: None)
+    except SnapshotError:
+        return {}
+    return {preset: v["verdict"] for preset, v in verdicts.items()}
 
 
 def verdict_positive(verdict):
-    """Whether a verdict text counts as positive (marked in the phase diagrams); goes with :func:`point_verdicts`."""
-    return bool(verdict) and verdict.startswith("below")
+    """Whether a verdict counts as positive (framed in the phase diagrams)."""
+    return verdict == "ASSEMBLED"
+
+
+def inspect_sweep(out, alpha=None, n_draws=None, n_samples=0, echo=print):
+    """``selfassembly inspect DIR`` on a sweep folder: the across-seed verdict of every point.
+
+    Prints, per point, one verdict line per preset (the test that decided it
+    and the angles), and writes ``DIR/inspect/verdicts.json`` (point group ->
+    preset -> verdict).
+
+    Returns
+    -------
+    dict
+        point group -> ``{preset: verdict}`` (full verdict dicts).
+    """
+    from .analysis.inspect import seed_run_verdicts
+    from .analysis.verdict import ALPHA, N_DRAWS, format_seed_verdict
+    from .io import SnapshotError
+
+    out = Path(out)
+    alpha, n_draws = alpha or ALPHA, n_draws or N_DRAWS
+    result = {}
+    for group, dirs in sweep_groups(out).items():
+        try:
+            verdicts, seeds = seed_run_verdicts(dirs, n_samples=n_samples, alpha=alpha, n_draws=n_draws, echo=echo)
+        except SnapshotError as exc:
+            echo(f"point {group}: no verdict ({exc})")
+            continue
+        echo(f"point {group} (seeds {seeds}):")
+        for v in verdicts.values():
+            echo("  " + format_seed_verdict(v))
+        result[group] = verdicts
+    write_json(out / "inspect" / "verdicts.json", {"alpha": alpha, "n_draws": n_draws, "points": result})
+    echo(f"wrote {out / 'inspect' / 'verdicts.json'}")
+    return result
 
 
 def t_interval(values, confidence=0.95):
@@ -859,7 +881,8 @@ def sweep_markdown(sweep, rows, summary, figures):
     ref = sweep.reference
     lines += [f"Means over seeds with 95 % t-intervals. Δ acc: test accuracy minus {ref or 'the reference'}'s at the "
               "same point and seed. Angle: forward-feedback angle of the worst layer (degrees, 90 = chance). "
-              "Verdict: see `point_verdicts` (placeholder).", ""]
+              "Verdict: the point's across-seed verdict, as `selfassembly inspect` gives it (docs/analysis.md): "
+              "random null and matched ablations paired over the seeds.", ""]
     head = [*[k.split(".")[-1] for k in sweep.keys], "preset", "seeds", "test acc", "Δ acc", "angle", "verdict"]
     lines += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for (group, preset), s in group_stats(sweep, rows).items():

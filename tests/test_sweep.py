@@ -187,7 +187,11 @@ def test_done_is_verified_by_loading(swept, tmp_path, capsys):
     assert "holds a sweep of a different configuration" in capsys.readouterr().err
 
 
-def test_groups_and_placeholder_verdicts(swept):
+def test_groups_and_verdicts(swept, capsys):
+    """Each point's verdict column is the across-seed verdict of its seeds' folders, and
+    `selfassembly inspect DIR` on the sweep folder prints and writes it for every point."""
+    from selfassembly.analysis.inspect import seed_run_verdicts
+
     out = swept[0]
     groups = sweep_groups(out)
     assert len(groups) == 4 and all(len(d) == 2 for d in groups.values())
@@ -195,15 +199,19 @@ def test_groups_and_placeholder_verdicts(swept):
     rows = _rows(out / "sweep.csv")
     for group, dirs in groups.items():
         v = point_verdicts(dirs)
-        assert set(v) == {"four_synapse"}
-        # honest: the text says what the angles in the summaries show
-        angles = []
-        for d in dirs:
-            s = json.loads((d / "summary.json").read_text())["presets"]
-            angles.append(max(s["four_synapse"]["ff_angle"].values()) < max(s["four_synapse_fixed_cross"]["ff_angle"].values()))
-        assert verdict_positive(v["four_synapse"]) == all(angles)
-        assert f"in {sum(angles)}/2 seeds" in v["four_synapse"]
-        assert {r["verdict"] for r in rows if r["group"] == group and r["preset"] == "four_synapse"} == {v["four_synapse"]}
+        direct, seeds = seed_run_verdicts(dirs, n_samples=0, echo=lambda line: None)
+        assert seeds == [0, 1] and v == {p: d["verdict"] for p, d in direct.items()}
+        assert v["kolen_pollack"] == "STRUCTURED" and v["four_synapse"] in ("ASSEMBLED", "NOT ASSEMBLED", "UNDECIDED")
+        assert verdict_positive(v["four_synapse"]) == (v["four_synapse"] == "ASSEMBLED")
+        for preset in v:
+            assert {r["verdict"] for r in rows if r["group"] == group and r["preset"] == preset} == {v[preset]}
+    assert main(["inspect", str(out), "--samples", "0"]) == 0
+    printed = capsys.readouterr().out
+    saved = json.loads((out / "inspect" / "verdicts.json").read_text())
+    assert set(saved["points"]) == set(groups)
+    for group in groups:
+        assert f"point {group} (seeds [0, 1]):" in printed
+        assert saved["points"][group]["kolen_pollack"]["verdict"] == "STRUCTURED"
 
 
 # ---- a failing point on an existing cluster ----------------------------------------------------

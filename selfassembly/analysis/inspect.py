@@ -494,7 +494,8 @@ def register(subparsers):
                      "print a verdict per preset."),
     )
     p.add_argument("results_dir", nargs="+", help="folder written by `selfassembly run`; several folders of one "
-                                                  "configuration with different seeds give the across-seed verdict")
+                                                  "configuration with different seeds give the across-seed verdict; "
+                                                  "a `selfassembly sweep` folder gives it for every point")
     p.add_argument("--out", help="output folder (default RESULTS_DIR/inspect, or <parent>/inspect_seeds for several)")
     p.add_argument("--presets", type=lambda s: [x.strip() for x in s.split(",") if x.strip()],
                    help="comma-separated presets (default: every snapshot file)")
@@ -527,6 +528,11 @@ def _command(args):
         raise InputError(f"--null-draws {args.n_draws} cannot reach p < {args.alpha:g}; "
                          f"use at least {int(np.ceil(1 / args.alpha))} draws")
     echo = lambda line: print(line, file=sys.stdout)  # noqa: E731
+    if len(args.results_dir) == 1 and (Path(args.results_dir[0]) / "points.csv").is_file():
+        from ..sweep import inspect_sweep  # a sweep folder: the across-seed verdict of every point
+
+        inspect_sweep(args.results_dir[0], alpha=args.alpha, n_draws=args.n_draws, n_samples=args.n_samples, echo=echo)
+        return 0
     if len(args.results_dir) > 1:
         inspect_seeds(args.results_dir, out_dir=args.out, presets=args.presets, n_samples=args.n_samples,
                       alpha=args.alpha, n_draws=args.n_draws, seed=args.seed, echo=echo)
