@@ -124,8 +124,9 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
     out, _, code = swept
     assert code == 0
     rows = _rows(out / "sweep.csv")
-    presets = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "kolen_pollack"]
-    assert len(rows) == 8 * 4
+    presets = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "feedback_alignment",
+               "kolen_pollack"]
+    assert len(rows) == 8 * 5
     for preset in presets:
         mine = [r for r in rows if r["preset"] == preset]
         assert len(mine) == 8 and {r["status"] for r in mine} == {"done"}
@@ -145,7 +146,8 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
     assert main(["compare", str(out / "points" / points[0]["point"]), "--out", str(out / "cmp")]) == 0
     # fixed_u does not use eta_u, the fixed-cross ablation and kolen_pollack use neither rate
     summary = json.loads((out / "sweep.json").read_text())
-    assert summary["ran"] == 32 and summary["simulations"] == 8 + 4 + 2 + 2 and summary["failed"] == 0
+    # presets run once per value of what they use: four_synapse 8, fixed_u 4 (no eta_u), the others 2 (seeds)
+    assert summary["ran"] == 40 and summary["simulations"] == 8 + 4 + 2 + 2 + 2 and summary["failed"] == 0
     for preset in presets:
         png = out / f"phase_{preset}.png"
         assert png.stat().st_size > 10_000, png
@@ -161,7 +163,7 @@ def test_killed_worker_loses_no_point(swept):
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)  # that worker process is gone...
     rows = _rows(out / "sweep.csv")
-    assert code == 0 and len(rows) == 32 and all(r["status"] == "done" for r in rows)  # ...and nothing was lost
+    assert code == 0 and len(rows) == 40 and all(r["status"] == "done" for r in rows)  # ...and nothing was lost
 
 
 def test_rerun_has_nothing_left_to_do(swept, capsys):
@@ -169,7 +171,7 @@ def test_rerun_has_nothing_left_to_do(swept, capsys):
     before = _rows(out / "sweep.csv")
     assert main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "32 already done, 0 to do" in text and "dask:" not in text  # no cluster started
+    assert "40 already done, 0 to do" in text and "dask:" not in text  # no cluster started
     assert _rows(out / "sweep.csv") == before
 
 
@@ -177,11 +179,11 @@ def test_done_is_verified_by_loading(swept, tmp_path, capsys):
     out = tmp_path / "copy"
     shutil.copytree(swept[0], out)
     s = load_sweep(QUICK, quick=True)
-    assert pending(s, out) == ([], 32)
+    assert pending(s, out) == ([], 40)
     bad = out / "points" / s.points[1].id / "snapshots" / "four_synapse.npz"
     bad.write_bytes(b"not a snapshot")
     todo, skipped = pending(s, out)
-    assert skipped == 31 and [[(p.id, pr) for p, pr in m] for m in todo] == [[(s.points[1].id, "four_synapse")]]
+    assert skipped == 39 and [[(p.id, pr) for p, pr in m] for m in todo] == [[(s.points[1].id, "four_synapse")]]
     # the same ids without --quick are other configurations: refused before anything runs
     assert main(["sweep", str(QUICK), "--out", str(out)]) == 2
     assert "holds a sweep of a different configuration" in capsys.readouterr().err

@@ -1,0 +1,108 @@
+"""Issue 8's table: does the complete circuit assemble, and does it learn like Kolen-Pollack?
+
+Six presets (four_synapse, its ablations four_synapse_fixed_u and four_synapse_fixed_cross,
+feedback_alignment, kolen_pollack, backprop) at the defaults, on digits, 5 seeds, at
+64-64-64-64-10 and 64-128-128-10. Each seed is one ``selfassembly run`` folder
+(``RUNS/<arch>/seed<k>``, resumable), so the across-seed verdict is
+``selfassembly inspect RUNS/<arch>/seed*``.
+
+Outputs (``benchmarks/results/self_assembly/``, rewritten at the end):
+
+``final.csv``
+    one row per architecture, seed and preset: final test accuracy, angles, U's orthogonality.
+``table.md``
+    mean and sd over seeds per architecture and preset; paired differences of four_synapse to
+    kolen_pollack and backprop, and of four_synapse_fixed_u to four_synapse (95% t-intervals);
+    and the across-seed verdict lines.
+``verdicts_<arch>.json``
+    the across-seed verdict (:func:`selfassembly.analysis.inspect.seed_run_verdicts`).
+
+Run (about 40 min of one core per architecture on digits)::
+
+    .venv/bin/python benchmarks/self_assembly.py --runs results/self_assembly
+    .venv/bin/python benchmarks/self_assembly.py --runs results/self_assembly --report-only
+"""
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy import stats
+
+from selfassembly.analysis.inspect import _CRITERION, seed_run_verdicts
+from selfassembly.analysis.verdict import format_seed_verdict
+from selfassembly.config import ExperimentConfig
+from selfassembly.experiment import run_experiment
+from selfassembly.io import atomic_write_text, write_csv, write_json
+
+PRESETS = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "feedback_alignment",
+           "kolen_pollack", "backprop"]
+ARCHS = ([64, 64, 64, 64, 10], [64, 128, 128, 10])
+SEEDS = range(5)
+RESULTS = Path(__file__).resolve().parent / "results" / "self_assembly"
+
+
+def paired(a, b):
+    """Mean of a - b (points) and its 95% t-interval."""
+    d = 100 * (np.asarray(a) - np.asarray(b))
+    h = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
+    return d.mean(), d.mean() - h, d.mean() + h
+
+
+def report(runs, out):
+    rows, lines = [], ["# Self-assembly at the defaults: 5 seeds, digits", "",
+                       "Final snapshot of each run (10 epochs). Mean ± sd over seeds; angles per layer in degrees "
+                       "(forward-feedback l = 2..L, cross-stream l = 1..L); U orth: ||U^T U / mean diag - I|| / sqrt(n) "
+                       "(0 = orthogonal, about 1 for a random U). Differences in points of test accuracy, paired by "
+                       "seed, with 95% t-intervals.", ""]
+    for sizes in ARCHS:
+        arch = "-".join(map(str, sizes))
+        dirs = [runs / arch / f"seed{k}" for k in SEEDS]
+        summaries = [json.loads((d / "summary.json").read_text())["presets"] for d in dirs]
+        for k, s in zip(SEEDS, summaries):
+            for preset, v in s.items():
+                row = {"arch": arch, "seed": k, "preset": preset, "status": v["status"], "test_acc": v["final_test_acc"]}
+                for key, name in (("ff_angle", "ff"), ("cross_angle", "cross"), ("u_orthogonality", "u_orth")):
+                    row.update({f"{name}_{l}": x for l, x in v[key].items()})
+                rows.append(row)
+        lines += [f"## {arch}", "", "| preset | test acc | ff angle | cross-stream angle | U orth |", "|---|---|---|---|---|"]
+        acc = {p: [s[p]["final_test_acc"] for s in summaries] for p in PRESETS}
+        for p in PRESETS:
+            def ms(key):
+                a = np.array([[x for _, x in sorted(s[p][key].items())] for s in summaries], dtype=float)
+                return ", ".join(f"{m:.1f} ± {d:.1f}" for m, d in zip(a.mean(0), a.std(0, ddof=1)))
+            orth = np.array([[x for _, x in sorted(s[p]["u_orthogonality"].items())] for s in summaries]).mean(0)
+            lines.append(f"| {p} | {np.mean(acc[p]):.3f} ± {np.std(acc[p], ddof=1):.3f} | {ms('ff_angle')} | "
+                         f"{ms('cross_angle')} | {', '.join(f'{x:.2f}' for x in orth)} |")
+        lines.append("")
+        for a, b in (("four_synapse", "kolen_pollack"), ("four_synapse", "backprop"), ("four_synapse_fixed_u", "four_synapse")):
+            m, lo, hi = paired(acc[a], acc[b])
+            lines.append(f"- {a} - {b}: {m:+.1f} points [{lo:+.1f}, {hi:+.1f}]")
+        verdicts, seeds = seed_run_verdicts(dirs, n_samples=200, echo=lambda line: None)
+        write_json(out / f"verdicts_{arch}.json", {"criterion": _CRITERION, "seeds": seeds, "presets": verdicts})
+        lines += ["", "Across-seed verdict (`selfassembly inspect RUNS/" + arch + "/seed*`):", "", "```"]
+        lines += [format_seed_verdict(v) for v in verdicts.values()] + ["```", ""]
+    write_csv(out / "final.csv", rows)
+    atomic_write_text(out / "table.md", "\n".join(lines))
+    print("\n".join(lines))
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--runs", default="results/self_assembly", help="folder of the run folders")
+    parser.add_argument("--out", default=str(RESULTS), help="where the table goes")
+    parser.add_argument("--report-only", action="store_true", help="only summarise finished runs")
+    args = parser.parse_args(argv)
+    runs = Path(args.runs)
+    if not args.report_only:
+        for sizes in ARCHS:
+            for seed in SEEDS:
+                config = ExperimentConfig(sizes=list(sizes), seed=seed, presets=PRESETS)
+                run_experiment(config, runs / "-".join(map(str, sizes)) / f"seed{seed}")
+    report(runs, Path(args.out))
+
+
+if __name__ == "__main__":
+    main()
