@@ -51,6 +51,7 @@ __all__ = [
     "write_json",
     "write_csv",
     "population_names",
+    "population_shape",
     "Snapshots",
     "save_snapshots",
     "load_snapshots",
@@ -212,7 +213,12 @@ def population_names(n_layers):
     )
 
 
-def _expected_shape(name, sizes):
+def population_shape(name, sizes):
+    """Shape (rows = postsynaptic, columns = presynaptic) of a population's weight matrix.
+
+    >>> population_shape("W2", [64, 128, 10]), population_shape("B2", [64, 128, 10]), population_shape("V1", [64, 128, 10])
+    ((10, 128), (128, 10), (128, 128))
+    """
     kind, l = name[0], int(name[1:])
     if kind == "W":
         return (sizes[l], sizes[l - 1])
@@ -265,7 +271,7 @@ class Snapshots:
             raise SnapshotError(f"{source}: missing populations {missing}; a snapshot file needs {expected}")
         for name in expected:
             w = np.asarray(self.weights[name])
-            want = (S,) + _expected_shape(name, sizes)
+            want = (S,) + population_shape(name, sizes)
             if w.shape != want:
                 raise SnapshotError(
                     f"{source}: population {name} has shape {w.shape}, expected {want} "

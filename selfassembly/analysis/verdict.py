@@ -45,7 +45,7 @@ import math
 
 import numpy as np
 
-from ..io import population_names
+from ..io import population_names, population_shape
 from ..plasticity.presets import RANDOM_START
 from .alignment import angle, effective_feedback
 
@@ -66,15 +66,6 @@ MATCHED_ABLATIONS = ("four_synapse_fixed_cross", "feedback_alignment")
 ALPHA = 0.01
 #: draws of the random null per layer (the smallest p-value is 1 / (N_DRAWS + 1))
 N_DRAWS = 199
-
-
-def _shape(name, sizes):
-    kind, l = name[0], int(name[1:])
-    if kind == "W":
-        return sizes[l], sizes[l - 1]
-    if kind == "B":
-        return sizes[l - 1], sizes[l]
-    return sizes[l], sizes[l]
 
 
 def random_null(sizes, masks=None, n_draws=N_DRAWS, seed=0):
@@ -106,7 +97,7 @@ def random_null(sizes, masks=None, n_draws=N_DRAWS, seed=0):
     for k in range(n_draws):
         w = {}
         for name in population_names(L):
-            m = rng.standard_normal(_shape(name, sizes))
+            m = rng.standard_normal(population_shape(name, sizes))
             w[name] = np.where(masks[name], m, 0.0) if name in masks else m
         for l in ff:
             ff[l][k] = angle(w[f"W{l}"].T, effective_feedback(w, l - 1))

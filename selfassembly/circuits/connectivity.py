@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..io import population_names
+from ..io import population_names, population_shape
 from ..plasticity.rules import check_number
 
 __all__ = ["Connectivity", "DEFAULT_CONNECTIVITY", "initial_weights", "check_sizes"]
@@ -100,15 +100,6 @@ def check_sizes(sizes):
     return sizes
 
 
-def _shape(name, sizes):
-    kind, l = name[0], int(name[1:])
-    if kind == "W":
-        return sizes[l], sizes[l - 1]
-    if kind == "B":
-        return sizes[l - 1], sizes[l]
-    return sizes[l], sizes[l]
-
-
 def initial_weights(sizes, rules, connectivity=None, seed=0):
     """Initial weights and masks of every population.
 
@@ -142,7 +133,7 @@ def initial_weights(sizes, rules, connectivity=None, seed=0):
         if name[0] == "B" and rules.feedback.tied:
             continue  # W^T or sign(W^T), set below
         rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])
-        weights[name], masks[name] = conn[name[0]].sample(*_shape(name, sizes), rng)
+        weights[name], masks[name] = conn[name[0]].sample(*population_shape(name, sizes), rng)
     if rules.feedback.tied:
         for l in range(2, len(sizes)):
             weights[f"B{l}"] = rules.feedback.effective(weights[f"W{l}"].T.copy())
