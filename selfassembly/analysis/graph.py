@@ -198,7 +198,7 @@ def reciprocity(G):
     dict
         ``"A"``, ``"D"``: reciprocity within each stream (0 by construction
         in this feedforward architecture; NaN for a stream without edges);
-        ``"cross"``: ``{l: stats}`` of U_l and V_l (A_l <-> D_l), l = 1..L-1;
+        ``"cross"``: ``{l: stats}`` of U_l and V_l (A_l <-> D_l), l = 1..L;
         ``"paired"``: ``{l: stats}`` of W_l and B_l with cell i of D_l read
         as cell i of A_l (the pairing that U = V = I sets up), l = 2..L.
         ``stats`` holds ``reciprocity``, ``expected``, ``ratio``, ``edges``.
@@ -206,7 +206,8 @@ def reciprocity(G):
     Examples
     --------
     >>> W2 = np.array([[1.0, 0.0], [1.0, 1.0]])
-    >>> w = {"W1": np.ones((2, 2)), "W2": W2, "B2": W2.T, "U1": np.eye(2), "U2": np.eye(2), "V1": np.eye(2)}
+    >>> w = {"W1": np.ones((2, 2)), "W2": W2, "B2": W2.T, "U1": np.eye(2), "U2": np.eye(2), "V1": np.eye(2),
+    ...      "V2": np.eye(2)}
     >>> rec = reciprocity(circuit_graph(w))
     >>> rec["cross"][1]["reciprocity"], rec["paired"][2]["reciprocity"], rec["A"]
     (1.0, 1.0, 0.0)
@@ -221,7 +222,7 @@ def reciprocity(G):
     for u, v, d in G.edges(data=True):
         by_name.setdefault(d["name"], []).append((u, v))
     out["cross"] = {}
-    for l in range(1, L):
+    for l in range(1, L + 1):
         out["cross"][l] = _pair_reciprocity(by_name.get(f"U{l}", []), by_name.get(f"V{l}", []), sizes[l], sizes[l])
     out["paired"] = {}
     for l in range(2, L + 1):
