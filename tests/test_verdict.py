@@ -79,8 +79,18 @@ def test_random_null_is_near_90_and_narrows_with_n():
             for values in null[measure].values():
                 assert abs(np.median(values) - 90) < 5
     assert np.std(large["cross"][1]) < np.std(small["cross"][1]) / 4
-    # a null respects masks: an empty mask row leaves fewer synapses, so the spread grows
     assert null_p_value(0.0, large["ff"][2]) == pytest.approx(1 / 201)
+    # the null respects the circuit's masks: with reciprocal sparse wiring (V's mask is U's transposed,
+    # 10% present) the angle between V and U^T is a sum over a tenth of the entries, so its spread
+    # grows about sqrt(10) = 3.2 times (with independent masks overlap and norms shrink together)
+    rng = np.random.default_rng(0)
+    masks = {}
+    for l in (1, 2):
+        masks[f"U{l}"] = rng.random((64, 64)) < 0.1
+        masks[f"V{l}"] = masks[f"U{l}"].T
+    sparse = random_null([64, 64, 64, 10], masks=masks, n_draws=200, seed=0)
+    assert abs(np.median(sparse["cross"][1]) - 90) < 5
+    assert 2 < np.std(sparse["cross"][1]) / np.std(large["cross"][1]) < 5
 
 
 def test_single_run_verdicts(tmp_path):
