@@ -433,16 +433,15 @@ def seed_run_verdicts(run_dirs, presets=None, n_samples=200, alpha=ALPHA, n_draw
         if missing:
             raise SnapshotError(f"preset(s) {missing} are not in every folder; present in all: {common}")
         common = list(presets)
-    config = read_run_config(run_dirs[0])
     runs = {p: [] for p in common}
     loaded = {}
     for d, files, run_seed in zip(run_dirs, found, seeds):
         cfg, statuses = read_run_config(d), _run_statuses(d)
+        X, Y = _held_out(cfg, list(cfg["sizes"]), n_samples, echo)  # the seed picks the split: once per folder
         for p in common:
             snaps = load_snapshots(files[p])
-            X, Y = _held_out(cfg, list(snaps.sizes), n_samples, echo)
             last = Snapshots(snaps.sizes, snaps.steps[-1:], {k: v[-1:] for k, v in snaps.weights.items()}, snaps.masks)
-            row = alignment_timecourse(last, X, Y, config["activation"], config["output"])[0]
+            row = alignment_timecourse(last, X, Y, cfg["activation"], cfg["output"])[0]
             runs[p].append(verdict_entry(row, run_seed, statuses.get(p) or "done"))
             loaded.setdefault(p, snaps)
     return seed_verdicts(runs, _null_for(loaded, n_draws, seed), alpha), seeds
