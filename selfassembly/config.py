@@ -37,7 +37,7 @@ from .errors import InputError
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import U_RULES, V_RULES, check_number
 
-__all__ = ["ExperimentConfig", "ConfigError", "load_config", "quick_config", "DEFAULT_PRESETS", "SEED_LIMIT"]
+__all__ = ["ExperimentConfig", "ConfigError", "differences", "load_config", "quick_config", "DEFAULT_PRESETS", "SEED_LIMIT"]
 
 #: the story of the default run: the circuit, its no-assembly ablation, and the two references
 DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack", "backprop"]
@@ -358,6 +358,23 @@ def _merge_connectivity(current, table, source):
             raise ConfigError(f"{source}: [connectivity.{pop}] must be a table with kind, scale, p")
         merged.setdefault(pop, {}).update(spec)
     return merged
+
+
+def differences(a, b):
+    """Where two configurations differ: ``[(dotted key, value in a, value in b), ...]``.
+
+    >>> differences(ExperimentConfig(), ExperimentConfig(eta=0.5, seed=3))
+    [('training.seed', 0, 3), ('plasticity.eta', 0.02, 0.5)]
+    """
+    def walk(x, y, prefix):
+        for key in list(dict.fromkeys([*x, *y])):
+            vx, vy = x.get(key), y.get(key)
+            if isinstance(vx, dict) and isinstance(vy, dict):
+                yield from walk(vx, vy, f"{prefix}{key}.")
+            elif vx != vy:
+                yield f"{prefix}{key}", vx, vy
+
+    return list(walk(a.to_dict(), b.to_dict(), ""))
 
 
 def load_config(path, base=None):

@@ -45,7 +45,7 @@ from .circuits import reference as ref
 from .circuits.connectivity import initial_weights
 from .circuits.network import DivergenceError, Stimulus, build_circuit, configure_target
 from . import __version__
-from .config import ConfigError, ExperimentConfig, load_config
+from .config import ConfigError, ExperimentConfig, differences, load_config
 from .datasets import load_dataset
 from .plasticity.presets import STABLE_U_RATIO
 from .errors import RunFolderError
@@ -482,17 +482,6 @@ def _recorded_hashes(out, summary):
     return hashes
 
 
-def _differences(old, new):
-    """'section.key (old -> new)' for every setting that differs between two configurations."""
-    a, b = old.to_dict(), new.to_dict()
-    out = []
-    for section in b:
-        for key in b[section]:
-            if a.get(section, {}).get(key) != b[section][key]:
-                out.append(f"{section}.{key} ({a.get(section, {}).get(key)!r} there, {b[section][key]!r} now)")
-    return out
-
-
 def prepare_run_folder(out, config):
     """Make ``out`` ready for the run of ``config``; return it as a Path.
 
@@ -537,7 +526,7 @@ def prepare_run_folder(out, config):
             why = ("its results carry no configuration hash (an older version of selfassembly wrote them), so they "
                    "cannot be checked against this configuration; choose a new --out folder")
         elif previous.config_hash() in hashes:
-            diff = _differences(previous, config)
+            diff = [f"{key} ({old!r} there, {new!r} now)" for key, old, new in differences(previous, config)]
             why = ("this configuration differs in " + "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else "")
                    + f"; choose a new --out folder, or resume that run with --config {config_path}")
         else:

@@ -363,27 +363,13 @@ _CRITERION = ("random-start presets: cross-stream and forward-feedback angles ou
               "below 0); U = V = I presets: structured by construction")
 
 
-def _config_without_seed(run_dir):
+def _run_config(run_dir):
     from ..config import load_config
 
     path = Path(run_dir) / "config.toml"
     if not path.is_file():
         raise SnapshotError(f"{run_dir} has no config.toml; across-seed inspection needs run folders of `selfassembly run`")
-    data = load_config(path).to_dict()
-    seed = data["training"].pop("seed")
-    return data, seed
-
-
-def _differences(a, b, prefix=""):
-    """Dotted keys whose values differ between two nested dicts."""
-    out = []
-    for key in sorted(set(a) | set(b)):
-        va, vb = a.get(key), b.get(key)
-        if isinstance(va, dict) and isinstance(vb, dict):
-            out += _differences(va, vb, f"{prefix}{key}.")
-        elif va != vb:
-            out.append(f"{prefix}{key}")
-    return out
+    return load_config(path)
 
 
 def seed_run_verdicts(run_dirs, presets=None, n_samples=200, alpha=ALPHA, n_draws=N_DRAWS, seed=0, echo=print):
@@ -416,14 +402,15 @@ def seed_run_verdicts(run_dirs, presets=None, n_samples=200, alpha=ALPHA, n_draw
         in more than the seed, or a seed given twice.
     """
     run_dirs = [Path(d) for d in run_dirs]
-    configs = [_config_without_seed(d) for d in run_dirs]
-    first, _ = configs[0]
-    for d, (other, _) in zip(run_dirs[1:], configs[1:]):
-        diff = _differences(first, other)
+    from ..config import differences
+
+    configs = [_run_config(d) for d in run_dirs]
+    for d, other in zip(run_dirs[1:], configs[1:]):
+        diff = [key for key, _, _ in differences(configs[0], other) if key != "training.seed"]
         if diff:
             raise SnapshotError(f"{d} differs from {run_dirs[0]} in {', '.join(diff)}; an across-seed verdict needs "
                                 "folders of one configuration that differ only in training.seed")
-    seeds = [s for _, s in configs]
+    seeds = [c.seed for c in configs]
     if len(set(seeds)) != len(seeds):
         raise SnapshotError(f"the folders repeat a seed ({seeds}); give each seed's folder once")
     found = [find_snapshots(d) for d in run_dirs]
