@@ -1,71 +1,126 @@
-"""Learning benchmark: every preset of MODEL.md, same seeds and initial W, several architectures.
+"""Learning benchmark: every preset tuned by validation, digits and MNIST, 1-3 hidden layers, 5 seeds.
 
-For each architecture and seed, every preset is trained with
-:func:`selfassembly.experiment.run_experiment` into its own folder
-(``OUT/runs/<dataset>_<arch>/seed<k>/<preset>/``), so a rerun skips what is
-done and an interrupted run resumes. Within one seed all presets share the
-train/test split, the presentation order and the initial W (the seed also
-picks the split, so the spread over seeds includes the split).
+The protocol (docs/benchmarks.md, section 1, says why each choice was made):
 
-Outputs, rewritten as runs finish (at most once a minute, and at the end; atomically):
+1. **Split.** A fixed 20% of the training set (:data:`VAL_FRACTION`, permutation seed
+   :data:`VAL_SEED`) is the validation set; the test set is not looked at until step 4.
+   digits: scikit-learn's 1797 8x8 digits, a fixed 20% test split (seed 0): 1438 training
+   (1150 + 288 validation), 359 test. MNIST: the IDX files of ``--mnist DIR`` as given
+   (MNIST-8k: 8000 training (6400 + 1600 validation), 2000 test).
+2. **Stage 1: eta x lam.** Every preset is trained on the 80% with every (eta, lam) of
+   :data:`GRID` (seed 0, the cross-stream parameters at their defaults) and scored by its
+   mean validation accuracy over the last :data:`SCORE_EPOCHS` epochs (one single-sample
+   snapshot is noisy); the best score wins, a diverged run scores nothing.
+3. **Stage 2: the cross-stream rates.** At its chosen (eta, lam), four_synapse tries every
+   (eta_c, eta_u) of :data:`CROSS_GRID` and four_synapse_fixed_u every eta_c; scored the same way.
+4. **Test, once.** Each preset's chosen setting is trained on the whole training set (train +
+   validation) with seeds 0..4 and its test accuracy recorded after every epoch; the last one
+   is the result. The same is done with every preset at **backprop's** chosen setting (the
+   cross-stream rates at their defaults), to show whether a preset needs its own tuning.
 
-``OUT/<dataset>_curves.csv``
-    every snapshot of every run: test/train accuracy and loss, angles per layer.
-``OUT/<dataset>_final.csv``
-    the last snapshot of every run (one row per architecture, seed and preset).
-``OUT/<dataset>_table.csv`` and ``OUT/<dataset>.md``
-    mean and standard deviation over seeds per architecture and preset: final
-    test accuracy, its paired difference to backprop, forward-feedback,
-    cross-stream and gradient angles (each the mean over layers); the Markdown
-    says where four_synapse is behind backprop and by how much.
-``OUT/<dataset>.png``
-    one row per architecture: test accuracy, forward-feedback angle and
-    cross-stream angle against training epochs, mean over seeds with a band of
-    one standard deviation.
+Epochs (:data:`EPOCHS`) are fixed per data set, long enough that backprop's validation
+accuracy has stopped rising (docs/benchmarks.md shows the curves). Where a data set's
+architectures are not all tuned (:data:`TUNE_ARCHS`: MNIST is tuned at 784-256-256-10 only,
+to fit the compute), the others take the setting chosen at the tuned one.
 
-Run (digits, the full benchmark: every preset (7) x 3 seeds x 2 architectures)::
+Every run is a task on dask.distributed (a LocalCluster with ``--workers`` processes, or
+``--scheduler ADDRESS``, as ``selfassembly sweep``). It trains with the sample-clocked
+equations of MODEL.md in :class:`numpy_loop.SampleLoop`, which the tests hold equal to
+:mod:`selfassembly.circuits.reference` and to the Brian2 circuit step by step, at 2-5x the
+speed of Brian2's fastest target at these sizes (docs/benchmarks.md, section 2); the
+workers load the data themselves from ``--mnist DIR`` (the same path on every machine).
 
-    .venv/bin/python benchmarks/learning.py
-    .venv/bin/python benchmarks/learning.py --mnist ~/data/mnist --target cpp_standalone
+Outputs under OUT (default ``benchmarks/results/learning``), rewritten after each stage:
 
-MNIST is read from the four standard IDX files in the named folder (see
-:mod:`selfassembly.idx`); nothing is downloaded.
+``runs/<stage>/<dataset>_<arch>/<preset>/<setting>_seed<k>.json``
+    one finished run: its settings, status, wall time and per-epoch curve. A rerun skips
+    every run whose file is there and matches its settings; an interrupted run loses only
+    the runs in flight.
+``tuning.csv``, ``chosen.csv``
+    every stage-1 and stage-2 run with its validation score; the setting chosen per preset.
+``seeds.csv``, ``curves.csv``
+    the test runs: one row per seed, and one row per seed and epoch.
+``summary.csv``, ``summary.md``
+    per data set, architecture, preset and setting (tuned or shared): mean and sd of the
+    final test accuracy over seeds, the paired difference to backprop (same seed) with its
+    95% t-interval, the chosen eta and lam, epochs and wall time.
+``<dataset>_curves.png``, ``<dataset>_diff.png``, ``<dataset>_tuning.png``
+    test accuracy and forward-feedback angle over training (mean and sd band over seeds);
+    the paired differences to backprop with their intervals; stage 1's validation scores.
+
+Run::
+
+    .venv/bin/python benchmarks/learning.py                                  # digits only
+    .venv/bin/python benchmarks/learning.py --mnist ../shared/data/mnist-8k  # digits and MNIST-8k
+    .venv/bin/python benchmarks/learning.py --report-only                    # tables and figures from runs/
 """
 from __future__ import annotations
 
 import argparse
-import csv
+import functools
+import itertools
 import json
+import math
+import os
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-from selfassembly.config import ExperimentConfig
-from selfassembly.circuits.network import DivergenceError
-from selfassembly.experiment import run_experiment
-from selfassembly.io import atomic_write_text, write_csv
-from selfassembly.plasticity.presets import PRESET_NAMES
+HERE = Path(__file__).resolve().parent
+if str(HERE) not in sys.path:  # the workers import this file as a module, and numpy_loop beside it
+    sys.path.insert(0, str(HERE))
 
-__all__ = ["parse_arch", "arch_name", "run_benchmark", "collect", "summarize", "markdown", "plot", "DEFAULT_ARCHS"]
+from numpy_loop import SampleLoop  # noqa: E402
 
-DEFAULT_ARCHS = {"digits": ["64-128-10", "64-128-128-10"], "mnist": ["784-256-10", "784-256-256-10"]}
-DEFAULT_OUT = Path(__file__).resolve().parent / "results" / "learning"
+from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles  # noqa: E402
+from selfassembly.circuits import reference as ref  # noqa: E402
+from selfassembly.circuits.connectivity import initial_weights  # noqa: E402
+from selfassembly.datasets import load_dataset  # noqa: E402
+from selfassembly.io import atomic_write_text, write_csv, write_json  # noqa: E402
+from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset  # noqa: E402
+from selfassembly.sweep import start_client, t_interval  # noqa: E402
+
+__all__ = ["parse_arch", "arch_name", "dataset_label", "split", "train_run", "choose", "stage_jobs", "summarize",
+           "run_benchmark", "ARCHS", "GRID", "CROSS_GRID", "EPOCHS"]
+
+DEFAULT_OUT = HERE / "results" / "learning"
 REFERENCE = "backprop"
 FOCUS = "four_synapse"
-#: snapshots averaged for the "late" accuracy (the last 5 epochs at one snapshot per epoch)
-LATE = 5
+ARCHS = {"digits": ["64-128-10", "64-128-128-10", "64-128-128-128-10"],
+         "mnist": ["784-256-10", "784-256-256-10", "784-256-256-256-10"]}
+#: architectures tuned per data set (None: all); the others take the setting chosen at the first tuned one
+TUNE_ARCHS = {"digits": None, "mnist": ["784-256-256-10"]}
+EPOCHS = {"digits": 20, "mnist": 10}
+GRID = {"eta": (0.005, 0.01, 0.02, 0.04), "lam": (1e-4, 1e-3, 1e-2)}
+#: stage 2: (eta_c, eta_u) per preset; eta_u / eta_c stays at or below STABLE_U_RATIO (MODEL.md)
+CROSS_GRID = {"four_synapse": [(c, c * r) for c in (0.001, 0.002, 0.004) for r in (0.125, 0.25)],
+              "four_synapse_fixed_u": [(c, DEFAULT_PARAMS["eta_u"]) for c in (0.001, 0.002, 0.004)]}
+VAL_FRACTION = 0.2
+VAL_SEED = 12345
+TUNE_SEED = 0
+SEEDS = (0, 1, 2, 3, 4)
+#: seeds of the shared-setting stage (MNIST: 3, to fit the compute of one session on 2 cores)
+SHARED_SEEDS = {"digits": SEEDS, "mnist": SEEDS[:3]}
+SCORE_EPOCHS = 3
+TARGET = "numpy loop (benchmarks/numpy_loop.py, sample-clocked), float64, 1 thread"
+PARAMS = ("eta", "lam", "eta_c", "eta_u")
 
 
 def parse_arch(text):
-    """``"64-128-10"`` -> ``[64, 128, 10]`` (also accepts commas)."""
+    """``"64-128-10"`` -> ``[64, 128, 10]``.
+
+    >>> parse_arch("784-256-256-10")
+    [784, 256, 256, 10]
+    """
     try:
         sizes = [int(x) for x in str(text).replace(",", "-").split("-") if x.strip()]
     except ValueError:
         raise ValueError(f"an architecture is layer sizes joined by '-', like 64-128-10; got {text!r}") from None
     if len(sizes) < 3 or min(sizes) < 1:
-        raise ValueError(f"an architecture needs an input, at least one hidden and an output layer of positive size; got {text!r}")
+        raise ValueError(f"an architecture needs an input, at least one hidden and an output layer of positive "
+                         f"size; got {text!r}")
     return sizes
 
 
@@ -73,296 +128,395 @@ def arch_name(sizes):
     return "-".join(str(n) for n in sizes)
 
 
-def run_dir(out, dataset, sizes, seed, preset):
-    return Path(out) / "runs" / f"{dataset}_{arch_name(sizes)}" / f"seed{seed}" / preset
+def dataset_label(dataset, n_train):
+    """The name tables use: ``digits``, or ``MNIST-<n>k`` by the training set's size.
 
-
-def _status(folder, preset):
-    path = Path(folder) / "summary.json"
-    if not path.exists():
-        return None
-    return json.loads(path.read_text()).get("presets", {}).get(preset, {}).get("status")
-
-
-def run_benchmark(dataset="digits", archs=None, seeds=(0, 1, 2), presets=PRESET_NAMES, epochs=20, out=DEFAULT_OUT,
-                  mnist_dir="", max_train=0, records_per_epoch=1, target="numpy", progress=sys.stdout,
-                  write_every_s=60.0, **overrides):
-    """Train every (architecture, seed, preset), skipping finished runs; write the outputs as runs finish.
-
-    The tables and the figure are rewritten after a finished run when ``write_every_s``
-    seconds have passed since the last writing, and at the end. ``overrides`` are further :class:`~selfassembly.config.ExperimentConfig` fields (e.g. ``eta``).
-    Returns the aggregated table rows (:func:`summarize`).
+    >>> dataset_label("mnist", 8000), dataset_label("mnist", 60000), dataset_label("mnist", 30)
+    ('MNIST-8k', 'MNIST-60k', 'MNIST-0.03k')
     """
-    out = Path(out)
-    archs = [parse_arch(a) if isinstance(a, str) else list(a) for a in (archs or DEFAULT_ARCHS[dataset])]
-    jobs = [(sizes, seed, preset) for sizes in archs for seed in seeds for preset in presets]
-    t0 = last_write = time.perf_counter()
-    for k, (sizes, seed, preset) in enumerate(jobs, 1):
-        folder = run_dir(out, dataset, sizes, seed, preset)
-        status = _status(folder, preset)
-        label = f"[{k}/{len(jobs)}] {dataset} {arch_name(sizes)} seed {seed} {preset}"
-        if status in ("done", "diverged"):
-            _say(progress, f"{label}: {status} earlier, skipped")
+    return f"MNIST-{n_train / 1000:g}k" if dataset == "mnist" else dataset
+
+
+@functools.lru_cache(maxsize=2)
+def _data(dataset, mnist_dir):
+    return load_dataset(dataset, 0.2, 0, mnist_dir=mnist_dir)
+
+
+def split(n_train):
+    """Indices (fit, validation) of the tuning split: a fixed permutation, the last 20% held out.
+
+    >>> fit, val = split(10)
+    >>> len(fit), len(val), sorted(set(fit) | set(val)) == list(range(10))
+    (8, 2, True)
+    """
+    perm = np.random.default_rng(VAL_SEED).permutation(n_train)
+    n_val = int(round(VAL_FRACTION * n_train))
+    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
+
+
+def _record(weights, X, Y, epoch, seconds):
+    finite = all(np.all(np.isfinite(w)) for w in weights.values())
+    if not finite:
+        return None
+    loss, acc = ref.evaluate(weights, X, Y, "tanh", "softmax")
+    ff = forward_feedback_angles(weights)
+    cross = cross_stream_angles(weights)
+    return {"epoch": epoch, "acc": round(acc, 5), "loss": round(float(loss), 5),
+            "ff_angle": round(float(np.mean(list(ff.values()))), 3) if ff else 0.0,
+            "ff_angle_worst": round(float(max(ff.values())), 3) if ff else 0.0,
+            "cross_angle": round(float(np.mean(list(cross.values()))), 3), "seconds": round(seconds, 2)}
+
+
+def train_run(job, mnist_dir=None):
+    """Train one run of ``job`` (a dict: stage, dataset, arch, preset, eta, lam, eta_c, eta_u, seed, epochs).
+
+    Stages ``tune`` fit on the 80% and evaluate on the validation 20%; ``test`` and ``shared``
+    fit on the whole training set and evaluate on the test set. Seed k fixes the initial
+    weights, the presentation order (a fresh permutation per epoch) and the spontaneous
+    activity, the same for every preset. Returns the job with ``status`` (done | diverged),
+    ``curve`` (one record per epoch, epoch 0 before training), ``final_acc`` and ``wall_s``.
+    """
+    try:  # one thread per run: the runs are the parallelism
+        from threadpoolctl import threadpool_limits
+        threadpool_limits(1)
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        pass
+    t0 = time.perf_counter()
+    data = _data(job["dataset"], mnist_dir)
+    if job["stage"] == "tune":
+        fit, val = split(len(data.X_train))
+        Xf, Yf, Xe, Ye = data.X_train[fit], data.Y_train[fit], data.X_train[val], data.Y_train[val]
+    else:
+        Xf, Yf, Xe, Ye = data.X_train, data.Y_train, data.X_test, data.Y_test
+    sizes = parse_arch(job["arch"])
+    if sizes[0] != Xf.shape[1] or sizes[-1] != Yf.shape[1]:
+        raise ValueError(f"architecture {job['arch']} does not fit {job['dataset']}: it has {Xf.shape[1]} inputs "
+                         f"and {Yf.shape[1]} classes")
+    rules = make_preset(job["preset"], eta=job["eta"], lam=job["lam"], eta_c=job["eta_c"], eta_u=job["eta_u"])
+    weights, _ = initial_weights(sizes, rules, seed=job["seed"])
+    loop = SampleLoop(sizes, rules, weights, "tanh", "softmax")
+    order_rng, noise_rng = np.random.default_rng([job["seed"], 1]), np.random.default_rng([job["seed"], 2])
+    curve, status = [_record(loop.weights(), Xe, Ye, 0, 0.0)], "done"
+    with np.errstate(all="ignore"):  # divergence is detected below, not warned about
+        for epoch in range(1, job["epochs"] + 1):
+            loop.train(Xf, Yf, order_rng.permutation(len(Xf)), noise_rng)
+            rec = _record(loop.weights(), Xe, Ye, epoch, time.perf_counter() - t0)
+            if rec is None:
+                status = "diverged"
+                break
+            curve.append(rec)
+    return dict(job, status=status, curve=curve, final_acc=curve[-1]["acc"] if status == "done" else None,
+                wall_s=round(time.perf_counter() - t0, 2), n_fit=len(Xf), n_eval=len(Xe), target=TARGET)
+
+
+def score(result):
+    """Validation score: mean accuracy over the last SCORE_EPOCHS epochs (-inf if diverged).
+
+    >>> score({"status": "done", "curve": [{"acc": a} for a in (0.1, 0.5, 0.7, 0.9)]})
+    0.7
+    >>> score({"status": "diverged", "curve": []})
+    -inf
+    """
+    if result["status"] != "done":
+        return -math.inf
+    return round(float(np.mean([c["acc"] for c in result["curve"][-SCORE_EPOCHS:]])), 6)
+
+
+def choose(results):
+    """The best-scoring result (ties: the first in grid order); None if every run diverged."""
+    best = max(results, key=score, default=None)
+    return best if best is not None and score(best) > -math.inf else None
+
+
+def _job(stage, dataset, arch, preset, seed, epochs, eta, lam, eta_c=None, eta_u=None):
+    return {"stage": stage, "dataset": dataset, "arch": arch, "preset": preset, "seed": int(seed),
+            "epochs": int(epochs), "eta": float(eta), "lam": float(lam),
+            "eta_c": float(DEFAULT_PARAMS["eta_c"] if eta_c is None else eta_c),
+            "eta_u": float(DEFAULT_PARAMS["eta_u"] if eta_u is None else eta_u)}
+
+
+def setting_name(job):
+    return "_".join(f"{k}{job[k]:g}" for k in PARAMS)
+
+
+def job_path(out, job):
+    return (Path(out) / "runs" / job["stage"] / f"{job['dataset']}_{job['arch']}" / job["preset"]
+            / f"{setting_name(job)}_seed{job['seed']}.json")
+
+
+def _load_done(out, job):
+    """A finished run's result, if its file is there and was made for exactly this job."""
+    path = job_path(out, job)
+    try:
+        result = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return result if all(result.get(k) == v for k, v in job.items()) else None
+
+
+def run_jobs(jobs, out, client, mnist_dir=None, echo=print):
+    """Run every job not done yet on ``client`` (longest first); write each result as it comes."""
+    results, todo = {}, []
+    for job in jobs:
+        done = _load_done(out, job)
+        if done is not None:
+            results[job_path(out, job)] = done
+        else:
+            todo.append(job)
+    if not todo:
+        return list(results.values())
+    from dask.distributed import as_completed
+
+    cost = lambda j: j["epochs"] * np.prod(parse_arch(j["arch"])[:2]) * (2 if "four" in j["preset"] else 1)  # noqa: E731
+    todo.sort(key=cost, reverse=True)
+    echo(f"{len(todo)} runs to do ({len(jobs) - len(todo)} already done)")
+    futures = [client.submit(train_run, job, mnist_dir, pure=False, key=f"learn-{setting_name(job)}-{i}")
+               for i, job in enumerate(todo)]
+    t0, n = time.perf_counter(), 0
+    for future in as_completed(futures):
+        result = future.result()
+        path = job_path(out, result)
+        write_json(path, result)
+        results[path] = result
+        n += 1
+        left = (time.perf_counter() - t0) / n * (len(todo) - n)
+        echo(f"[{n}/{len(todo)}] {result['stage']} {result['dataset']} {result['arch']} {result['preset']} "
+             f"{setting_name(result)} seed {result['seed']}: {result['status']} acc={result['final_acc']} "
+             f"({result['wall_s']:.0f} s; about {left / 60:.0f} min left)")
+    return list(results.values())
+
+
+# ---- the protocol's stages ----------------------------------------------------------------
+
+def tuned_archs(dataset, archs):
+    wanted = TUNE_ARCHS.get(dataset)
+    tuned = [a for a in archs if wanted is None or a in wanted]
+    return tuned or archs[:1]
+
+
+def stage_jobs(stage, dataset, archs, presets, epochs, chosen=None, seeds=SEEDS):
+    """The jobs of one stage. ``chosen[(dataset, arch, preset)]`` holds the settings of earlier stages."""
+    jobs = []
+    if stage == "tune":
+        for arch, preset in itertools.product(tuned_archs(dataset, archs), presets):
+            jobs += [_job("tune", dataset, arch, preset, TUNE_SEED, epochs, eta, lam)
+                     for eta, lam in itertools.product(GRID["eta"], GRID["lam"])]
+    elif stage == "tune_cross":
+        for arch, preset in itertools.product(tuned_archs(dataset, archs), presets):
+            base = chosen.get((dataset, arch, preset))
+            if preset in CROSS_GRID and base is not None:
+                jobs += [_job("tune", dataset, arch, preset, TUNE_SEED, epochs, base["eta"], base["lam"], c, u)
+                         for c, u in CROSS_GRID[preset]]
+    elif stage in ("test", "shared"):
+        for arch, preset in itertools.product(archs, presets):
+            source = arch if arch in tuned_archs(dataset, archs) else tuned_archs(dataset, archs)[0]
+            setting = chosen.get((dataset, source, REFERENCE if stage == "shared" else preset))
+            if setting is None:
+                continue
+            cross = {} if stage == "shared" else {"eta_c": setting["eta_c"], "eta_u": setting["eta_u"]}
+            jobs += [_job("test", dataset, arch, preset, s, epochs, setting["eta"], setting["lam"], **cross)
+                     for s in seeds]
+    else:
+        raise ValueError(f"unknown stage {stage!r}")
+    return jobs
+
+
+def choices(results, presets):
+    """``{(dataset, arch, preset): best tuning result}`` over all tuning results given."""
+    groups = {}
+    for r in results:
+        if r["stage"] == "tune":
+            groups.setdefault((r["dataset"], r["arch"], r["preset"]), []).append(r)
+    return {key: best for key, rs in groups.items() if key[2] in presets and (best := choose(rs)) is not None}
+
+
+# ---- the report --------------------------------------------------------------------------
+
+def _paired(a, b):
+    """Paired difference a - b in points: mean and 95% t-interval over the seeds both have."""
+    common = sorted(set(a) & set(b))
+    d = [100 * (a[s] - b[s]) for s in common]
+    m, h = t_interval(d)
+    return m, m - h, m + h, len(common)
+
+
+def summarize(test_results, chosen, labels):
+    """Rows of summary.csv: per data set, architecture, preset and setting (tuned | shared)."""
+    rows = []
+    by_key = {}
+    for r in test_results:
+        if r["status"] != "done":
             continue
-        config = ExperimentConfig(sizes=sizes, dataset=dataset, mnist_dir=str(mnist_dir or ""), presets=[preset],
-                                  epochs=epochs, seed=seed, max_train=max_train, records_per_epoch=records_per_epoch,
-                                  target=target, **overrides)
-        _say(progress, f"{label}: training ({time.perf_counter() - t0:.0f} s into this session)")
-        try:
-            run_experiment(config, folder, progress=progress)
-        except DivergenceError as exc:
-            _say(progress, f"{label}: DIVERGED: {exc}")
-        if time.perf_counter() - last_write > write_every_s:
-            write_outputs(out, dataset, archs, seeds, presets)
-            last_write = time.perf_counter()
-    rows = write_outputs(out, dataset, archs, seeds, presets)
-    _say(progress, f"learning benchmark finished in {time.perf_counter() - t0:.0f} s; results in {out}")
+        ref_setting = chosen.get((r["dataset"], _tuned_source(chosen, r), REFERENCE))
+        settings = []
+        own = chosen.get((r["dataset"], _tuned_source(chosen, r), r["preset"]))
+        if own is not None and all(r[k] == own[k] for k in PARAMS):
+            settings.append("tuned")
+        if ref_setting is not None and all(r[k] == ref_setting[k] for k in ("eta", "lam")) and \
+                r["eta_c"] == DEFAULT_PARAMS["eta_c"] and r["eta_u"] == DEFAULT_PARAMS["eta_u"]:
+            settings.append("shared")
+        for setting in settings:
+            by_key.setdefault((r["dataset"], r["arch"], setting, r["preset"]), []).append(r)
+    for (dataset, arch, setting, preset), rs in sorted(by_key.items(), key=lambda kv: _order(kv[0])):
+        acc = {r["seed"]: r["final_acc"] for r in rs}
+        reference = {r["seed"]: r["final_acc"] for r in by_key.get((dataset, arch, setting, REFERENCE), [])}
+        m, lo, hi, n = _paired(acc, reference) if preset != REFERENCE else (0.0, 0.0, 0.0, len(acc))
+        x = np.array(list(acc.values()))
+        rows.append({"dataset": labels.get(dataset, dataset), "arch": arch, "preset": preset, "setting": setting,
+                     "seeds": len(rs), "test_acc_mean": round(x.mean(), 4),
+                     "test_acc_sd": round(x.std(ddof=1), 4) if x.size > 1 else "",
+                     "diff_to_backprop_mean": round(m, 2), "diff_ci_low": _r(lo), "diff_ci_high": _r(hi),
+                     "paired_seeds": n, "eta": rs[0]["eta"], "lam": rs[0]["lam"], "eta_c": rs[0]["eta_c"],
+                     "eta_u": rs[0]["eta_u"], "epochs": rs[0]["epochs"],
+                     "ff_angle_mean": round(float(np.mean([r["curve"][-1]["ff_angle"] for r in rs])), 2),
+                     "wall_s_mean": round(float(np.mean([r["wall_s"] for r in rs])), 1), "target": TARGET})
     return rows
 
 
-def _say(stream, msg):
-    if stream is not None:
-        print(msg, file=stream, flush=True)
+def _r(x):
+    return "" if x is None or math.isnan(x) else round(x, 2)
 
 
-def _float(x):
-    try:
-        return float(x)
-    except (TypeError, ValueError):
-        return float("nan")
+def _tuned_source(chosen, r):
+    tuned = sorted({a for (d, a, _) in chosen if d == r["dataset"]})
+    return r["arch"] if r["arch"] in tuned else (tuned[0] if tuned else r["arch"])
 
 
-def collect(out, dataset, archs, seeds, presets):
-    """Curve rows and final rows of the runs found under ``out`` (finished or diverged)."""
-    curves, finals = [], []
-    for sizes in archs:
-        for seed in seeds:
-            for preset in presets:
-                folder = run_dir(out, dataset, sizes, seed, preset)
-                status = _status(folder, preset)
-                if status not in ("done", "diverged") or not (folder / "metrics.csv").exists():
-                    continue
-                with open(folder / "metrics.csv", newline="") as fh:
-                    rows = [r for r in csv.DictReader(fh) if r["preset"] == preset]
-                summary = json.loads((folder / "summary.json").read_text())["presets"][preset]
-                run_rows = []
-                for r in rows:
-                    row = {"dataset": dataset, "arch": arch_name(sizes), "seed": seed, "preset": preset}
-                    row.update({k: (v if k == "preset" else _float(v)) for k, v in r.items() if k != "preset"})
-                    for kind in ("ff_angle", "cross_angle", "grad_angle"):
-                        vals = [row[k] for k in row if k.startswith(kind + "_")]
-                        row[f"{kind}_mean"] = float(np.mean(vals)) if vals else float("nan")
-                    run_rows.append(row)
-                curves += run_rows
-                final = dict(run_rows[-1])
-                # the last snapshot of single-sample training is noisy: also the mean of the last LATE
-                final["test_acc_late"] = float(np.mean([r["test_acc"] for r in run_rows[-LATE:]]))
-                final["status"] = status
-                final["wall_time_s"] = summary.get("wall_time_s", float("nan"))
-                finals.append(final)
-    return curves, finals
+def _order(key):
+    dataset, arch, setting, preset = key
+    rank = PRESET_NAMES.index(preset) if preset in PRESET_NAMES else 99
+    return (dataset, len(parse_arch(arch)), arch, setting != "tuned", rank)
 
 
-def _mean_sd(values):
-    values = np.asarray([v for v in values if np.isfinite(v)], dtype=float)
-    if values.size == 0:
-        return float("nan"), float("nan")
-    return float(values.mean()), float(values.std(ddof=1)) if values.size > 1 else float("nan")
-
-
-def summarize(finals):
-    """Per architecture and preset: mean and sd over seeds, and the paired gap to backprop."""
-    table = []
-    archs = list(dict.fromkeys(f["arch"] for f in finals))
-    for arch in archs:
-        rows = [f for f in finals if f["arch"] == arch]
-        ref = {f["seed"]: f["test_acc"] for f in rows if f["preset"] == REFERENCE and f["status"] == "done"}
-        for preset in dict.fromkeys(f["preset"] for f in rows):
-            runs = [f for f in rows if f["preset"] == preset]
-            done = [f for f in runs if f["status"] == "done"]
-            acc = [f["test_acc"] for f in done]
-            gaps = [f["test_acc"] - ref[f["seed"]] for f in done if f["seed"] in ref]
-            entry = {"dataset": runs[0]["dataset"], "arch": arch, "preset": preset, "seeds": len(done),
-                     "diverged": len(runs) - len(done)}
-            entry["test_acc_mean"], entry["test_acc_sd"] = _mean_sd(acc)
-            entry["gap_to_backprop_mean"], entry["gap_to_backprop_sd"] = _mean_sd(gaps)
-            entry["seeds_behind_backprop"] = sum(g < 0 for g in gaps)
-            ref_late = {f["seed"]: f["test_acc_late"] for f in rows if f["preset"] == REFERENCE and f["status"] == "done"}
-            entry["test_acc_late_mean"], entry["test_acc_late_sd"] = _mean_sd([f["test_acc_late"] for f in done])
-            entry["gap_late_mean"], entry["gap_late_sd"] = _mean_sd(
-                [f["test_acc_late"] - ref_late[f["seed"]] for f in done if f["seed"] in ref_late])
-            entry["train_acc_mean"], entry["train_acc_sd"] = _mean_sd([f["train_acc"] for f in done])
-            for kind in ("ff_angle", "cross_angle", "grad_angle"):
-                entry[f"{kind}_mean"], entry[f"{kind}_sd"] = _mean_sd([f[f"{kind}_mean"] for f in done])
-            entry["epochs"] = max(f["epoch"] for f in runs)
-            entry["wall_time_s_mean"] = _mean_sd([_float(f["wall_time_s"]) for f in runs])[0]
-            table.append(entry)
-    return table
-
-
-def _pm(m, s, scale=1.0, digits=3):
-    if not np.isfinite(m):
-        return "n/a"
-    if not np.isfinite(s):  # a single seed: no spread
-        return f"{m * scale:.{digits}f}"
-    return f"{m * scale:.{digits}f} ± {s * scale:.{digits}f}"
-
-
-def verdict(table, arch):
-    """One plain sentence: where four_synapse stands against backprop on one architecture."""
-    rows = {r["preset"]: r for r in table if r["arch"] == arch}
-    if FOCUS not in rows or REFERENCE not in rows or not np.isfinite(rows[FOCUS]["gap_to_backprop_mean"]):
-        return f"{arch}: no paired four_synapse and backprop runs yet."
-    f, b = rows[FOCUS], rows[REFERENCE]
-    gap = f["gap_to_backprop_mean"] * 100
-    n, behind = f["seeds"], f["seeds_behind_backprop"]
-    where = "behind" if gap < 0 else "ahead of"
-    pm = lambda m, s: _pm(abs(m), s, 100, 1)  # noqa: E731
-    late = f["gap_late_mean"] * 100
-    return (f"{arch}: four_synapse reaches {_pm(f['test_acc_mean'], f['test_acc_sd'])} test accuracy against "
-            f"backprop's {_pm(b['test_acc_mean'], b['test_acc_sd'])}: it is **{where} backprop by "
-            f"{pm(f['gap_to_backprop_mean'], f['gap_to_backprop_sd'])} percentage points** (paired difference over "
-            f"{n} seed{'s' if n != 1 else ''}; behind in {behind} of {n}; averaged over the last {LATE} snapshots of "
-            f"each run: {'behind' if late < 0 else 'ahead'} by {pm(f['gap_late_mean'], f['gap_late_sd'])}).")
-
-
-def markdown(table, dataset, epochs, seeds, command=""):
-    """The Markdown page of the table (one section per architecture)."""
-    lines = [f"# Learning benchmark: {dataset}", ""]
-    lines.append(f"Final test accuracy after {epochs:g} epochs, mean ± sd over seeds {', '.join(map(str, seeds))} "
-                 "(each seed: its own train/test split, presentation order and initial W, shared by all presets). "
-                 "Δ backprop: paired difference to backprop of the same seed, in percentage points. "
-                 f"Last {LATE} snapshots: each run's test accuracy averaged over its last {LATE} snapshots (single-sample "
-                 "training makes the last snapshot noisy). Angles in "
-                 "degrees at the end of training, mean over layers: forward-feedback (W_l^T against "
-                 "V_{l-1} B_l U_l; 0 = aligned, 90 = random), cross-stream (V_l against U_l^T), gradient "
-                 "(the circuit's dW_l against the backprop gradient on 100 test samples).")
-    if command:
-        lines += ["", f"Command: `{command}`"]
-    for arch in dict.fromkeys(r["arch"] for r in table):
-        lines += ["", f"## {arch}", "", "**" + verdict(table, arch).split(":", 1)[0] + ":**" + verdict(table, arch).split(":", 1)[1], ""]
-        lines.append(f"| preset | seeds | test accuracy | Δ backprop (pp) | last {LATE} snapshots | Δ backprop, last {LATE} (pp) "
-                     "| ff angle | cross angle | gradient angle | wall time per run (s) |")
-        lines.append("|---|---|---|---|---|---|---|---|---|---|")
-        for r in (r for r in table if r["arch"] == arch):
-            div = f" ({r['diverged']} diverged)" if r["diverged"] else ""
-            gap = "—" if r["preset"] == REFERENCE else _pm(r["gap_to_backprop_mean"], r["gap_to_backprop_sd"], 100, 1)
-            late = "—" if r["preset"] == REFERENCE else _pm(r["gap_late_mean"], r["gap_late_sd"], 100, 1)
-            lines.append(f"| {r['preset']} | {r['seeds']}{div} | {_pm(r['test_acc_mean'], r['test_acc_sd'])} | {gap} | "
-                         f"{_pm(r['test_acc_late_mean'], r['test_acc_late_sd'])} | {late} | "
-                         f"{_pm(r['ff_angle_mean'], r['ff_angle_sd'], digits=1)} | "
-                         f"{_pm(r['cross_angle_mean'], r['cross_angle_sd'], digits=1)} | "
-                         f"{_pm(r['grad_angle_mean'], r['grad_angle_sd'], digits=1)} | {r['wall_time_s_mean']:.0f} |")
-    lines += ["", f"![accuracy and alignment over training]({dataset}.png)", ""]
+def markdown(summary, chosen_rows, epochs, wall):
+    lines = ["# Learning benchmark: tuned presets, 5 seeds", "",
+             "Final test accuracy (mean ± sd over seeds) after the epochs given; Δ: paired difference to backprop "
+             "of the same seed, in points, with its 95% t-interval (t distribution, n - 1 degrees of freedom). "
+             "*tuned*: each preset at its own setting chosen by validation; *shared*: every preset at backprop's "
+             "chosen eta and lam (cross-stream rates at their defaults). Angles: forward-feedback, mean over "
+             "layers, degrees. Protocol: docs/benchmarks.md; command and wall time at the end.", ""]
+    key = lambda r: (r["dataset"], r["arch"], r["setting"])  # noqa: E731
+    for (dataset, arch, setting), group in itertools.groupby(summary, key=key):
+        lines += [f"## {dataset}, {arch}, {setting}", "",
+                  "| preset | test acc | Δ backprop [95% CI] | eta | lam | eta_c | eta_u | ff angle | s/run |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for r in group:
+            ci = "—" if r["preset"] == REFERENCE else \
+                f"{r['diff_to_backprop_mean']:+.2f} [{r['diff_ci_low']:+.2f}, {r['diff_ci_high']:+.2f}]" \
+                if r["diff_ci_low"] != "" else f"{r['diff_to_backprop_mean']:+.2f}"
+            sd = f" ± {r['test_acc_sd']:.3f}" if r["test_acc_sd"] != "" else ""
+            lines.append(f"| {r['preset']} | {r['test_acc_mean']:.3f}{sd} (n={r['seeds']}) | {ci} | {r['eta']:g} | "
+                         f"{r['lam']:g} | {r['eta_c']:g} | {r['eta_u']:g} | {r['ff_angle_mean']:.1f} | "
+                         f"{r['wall_s_mean']:.0f} |")
+        lines.append("")
+    lines += ["## Chosen settings (validation score: mean validation accuracy over the last "
+              f"{SCORE_EPOCHS} epochs, seed {TUNE_SEED})", "",
+              "| data set | tuned at | preset | eta | lam | eta_c | eta_u | validation score |", "|---|---|---|---|---|---|---|---|"]
+    lines += [f"| {c['dataset']} | {c['arch']} | {c['preset']} | {c['eta']:g} | {c['lam']:g} | {c['eta_c']:g} | "
+              f"{c['eta_u']:g} | {c['val_score']:.4f} |" for c in chosen_rows]
+    lines += ["", f"Epochs: {epochs}. Implementation: {TARGET}. Wall time of the whole benchmark: {wall}.", ""]
     return "\n".join(lines)
 
 
-def _band(curves, arch, preset, key):
-    """Epochs and mean, sd over seeds of ``key`` (only epochs every seed reached)."""
-    by_seed = {}
-    for r in curves:
-        if r["arch"] == arch and r["preset"] == preset:
-            by_seed.setdefault(r["seed"], {})[r["epoch"]] = r[key]
-    if not by_seed:
-        return None
-    epochs = sorted(set.intersection(*(set(s) for s in by_seed.values())))
-    vals = np.array([[s[e] for e in epochs] for s in by_seed.values()], dtype=float)
-    if not np.isfinite(vals).any():
-        return None
-    return np.array(epochs), np.nanmean(vals, axis=0), np.nanstd(vals, axis=0)
-
-
-def plot(curves, path, dataset):
-    """One figure: a row per architecture; test accuracy, forward-feedback and cross-stream angle over training."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    archs = list(dict.fromkeys(r["arch"] for r in curves))
-    presets = [p for p in PRESET_NAMES if any(r["preset"] == p for r in curves)]
-    colors = {p: f"C{k}" for k, p in enumerate(PRESET_NAMES)}
-    cols = [("test_acc", "test accuracy"), ("ff_angle_mean", "forward-feedback angle (deg)\nW^T vs V B U"),
-            ("cross_angle_mean", "cross-stream angle (deg)\nV vs U^T")]
-    fig, axes = plt.subplots(len(archs), 3, figsize=(13, 3.4 * len(archs)), squeeze=False)
-    for i, arch in enumerate(archs):
-        for j, (key, label) in enumerate(cols):
-            ax = axes[i, j]
-            for p in presets:
-                band = _band(curves, arch, p, key)
-                if band is None:
-                    continue
-                x, m, s = band
-                ax.plot(x, m, color=colors[p], label=p, lw=2 if p in (FOCUS, REFERENCE) else 1.2)
-                ax.fill_between(x, m - s, m + s, color=colors[p], alpha=0.2, lw=0)
-            ax.set_ylabel(label)
-            ax.set_xlabel("epoch")
-            ax.grid(alpha=0.3)
-            if key == "test_acc":
-                ax.set_title(f"{dataset} {arch}: test accuracy", fontsize=10)
-            else:
-                ax.set_ylim(-3, 100)
-                ax.axhline(90, color="grey", lw=0.8, ls=":")
-                ax.set_title(f"{arch}: {label.splitlines()[0]}", fontsize=10)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=9, frameon=False)
-    fig.tight_layout(rect=(0, 0.06 / len(archs) + 0.02, 1, 1))
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp.png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
-
-
-def write_outputs(out, dataset, archs, seeds, presets, command=None):
-    """Collect every finished run under ``out`` and (re)write the CSV, Markdown and PNG files."""
+def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
+    """Every CSV, the Markdown summary and the figures from the results so far."""
     out = Path(out)
-    curves, finals = collect(out, dataset, archs, seeds, presets)
-    if not finals:
-        return []
-    table = summarize(finals)
-    write_csv(out / f"{dataset}_curves.csv", curves)
-    write_csv(out / f"{dataset}_final.csv", finals)
-    write_csv(out / f"{dataset}_table.csv", table)
-    epochs = max(f["epoch"] for f in finals)
-    if command is None:
-        argv = [a for a in sys.argv[1:] if a != "--report-only"]
-        command = " ".join(["python benchmarks/learning.py", *argv]) if sys.argv and "learning" in sys.argv[0] else ""
-    atomic_write_text(out / f"{dataset}.md", markdown(table, dataset, epochs, list(seeds), command))
-    plot(curves, out / f"{dataset}.png", dataset)
-    return table
+    chosen = choices(results, presets)
+    tuning = [{"dataset": labels.get(r["dataset"], r["dataset"]), "arch": r["arch"], "preset": r["preset"],
+               **{k: r[k] for k in PARAMS}, "seed": r["seed"], "epochs": r["epochs"], "status": r["status"],
+               "val_score": score(r) if r["status"] == "done" else "", "final_val_acc": r["final_acc"],
+               "wall_s": r["wall_s"]} for r in results if r["stage"] == "tune"]
+    chosen_rows = [{"dataset": labels.get(d, d), "arch": a, "preset": p, **{k: c[k] for k in PARAMS},
+                    "val_score": score(c)} for (d, a, p), c in sorted(chosen.items(), key=lambda kv: _order(
+                        (kv[0][0], kv[0][1], "", kv[0][2])))]
+    tests = [r for r in results if r["stage"] == "test"]
+    seeds = [{"dataset": labels.get(r["dataset"], r["dataset"]), "arch": r["arch"], "preset": r["preset"],
+              **{k: r[k] for k in PARAMS}, "seed": r["seed"], "epochs": r["epochs"], "status": r["status"],
+              "test_acc": r["final_acc"], "ff_angle": r["curve"][-1]["ff_angle"] if r["status"] == "done" else "",
+              "cross_angle": r["curve"][-1]["cross_angle"] if r["status"] == "done" else "",
+              "wall_s": r["wall_s"]} for r in tests]
+    curves = [{"dataset": labels.get(r["dataset"], r["dataset"]), "arch": r["arch"], "preset": r["preset"],
+               **{k: r[k] for k in PARAMS}, "seed": r["seed"], **c} for r in tests for c in r["curve"]]
+    summary = summarize(tests, chosen, labels)
+    for name, rows in (("tuning", tuning), ("chosen", chosen_rows), ("seeds", seeds), ("curves", curves),
+                       ("summary", summary)):
+        if rows:
+            write_csv(out / f"{name}.csv", rows)
+    epochs = ", ".join(f"{labels.get(d, d)} {e}" for d, e in EPOCHS.items() if any(r["dataset"] == d for r in results))
+    atomic_write_text(out / "summary.md", markdown(summary, chosen_rows, epochs, wall))
+    from learning_plots import plot_all
+
+    plot_all(out, tests, tuning, summary, chosen, labels)
+    return summary
+
+
+def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets=PRESET_NAMES, seeds=SEEDS,
+                  archs=None, epochs=None, workers=None, scheduler=None, shared_seeds=SHARED_SEEDS, echo=print):
+    """Run the whole protocol (every stage, every data set) and write the report; resumes from OUT/runs."""
+    archs = archs or {d: ARCHS[d] for d in datasets}
+    epochs = epochs or {d: EPOCHS[d] for d in datasets}
+    if REFERENCE not in presets:
+        raise ValueError(f"the benchmark compares with {REFERENCE}: keep it among the presets")
+    labels = {d: dataset_label(d, len(_data(d, mnist_dir).X_train)) for d in datasets}
+    t0 = time.perf_counter()
+    # local workers import this module and numpy_loop from here (remote ones need them on their path)
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
+    client, cluster, n, _ = start_client(workers, scheduler)
+    echo(f"dask: {n} workers" + (f", dashboard {client.dashboard_link}" if cluster is not None else ""))
+    try:
+        results = []
+        for stage in ("tune", "tune_cross", "test", "shared"):
+            chosen = choices(results, presets)
+            jobs = [j for d in datasets for j in stage_jobs(
+                stage, d, archs[d], presets, epochs[d], chosen,
+                seeds if stage != "shared" else [s for s in seeds if s in shared_seeds.get(d, seeds)])]
+            echo(f"stage {stage}: {len(jobs)} runs")
+            results = _merge(results, run_jobs(jobs, out, client, mnist_dir, echo))
+            write_report(out, results, presets, labels)
+    finally:
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    wall = f"{(time.perf_counter() - t0) / 60:.1f} min on {n} workers (this call)"
+    echo(f"done: {wall}")
+    return write_report(out, results, presets, labels, wall)
+
+
+def _merge(old, new):
+    seen = {json.dumps({k: r[k] for k in ("stage", "dataset", "arch", "preset", "seed", *PARAMS)}): r for r in old}
+    seen.update({json.dumps({k: r[k] for k in ("stage", "dataset", "arch", "preset", "seed", *PARAMS)}): r for r in new})
+    return list(seen.values())
+
+
+def load_results(out):
+    """Every finished run under OUT/runs (for --report-only)."""
+    return [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").rglob("*.json"))]
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--mnist", metavar="DIR", help="run on MNIST, read from the four IDX files in DIR (plain or .gz)")
-    ap.add_argument("--archs", nargs="+", help="architectures, e.g. 64-128-10 64-128-128-10 "
-                    "(default: digits 64-128-10 64-128-128-10; mnist 784-256-10 784-256-256-10)")
-    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
-    ap.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
-    ap.add_argument("--epochs", type=int, default=20)
-    ap.add_argument("--records-per-epoch", type=int, default=1, help="snapshots (curve points) per epoch")
-    ap.add_argument("--max-train", type=int, default=0, help="use only the first N training samples (0: all)")
-    ap.add_argument("--target", default="numpy", help="Brian2 code generation: numpy, cython or cpp_standalone")
-    ap.add_argument("--out", default=str(DEFAULT_OUT), help="output folder (rerunning into it resumes)")
-    ap.add_argument("--report-only", action="store_true", help="only rewrite the tables and figure from the runs found")
-    args = ap.parse_args(argv)
-    dataset = "mnist" if args.mnist else "digits"
-    archs = [parse_arch(a) for a in (args.archs or DEFAULT_ARCHS[dataset])]
-    if dataset == "mnist":
-        from selfassembly.idx import load_mnist
-
-        load_mnist(args.mnist)  # fail now, with the loader's message, not after the first architecture
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--mnist", metavar="DIR", help="folder with the four MNIST IDX files; adds the MNIST benchmark")
+    parser.add_argument("--out", default=str(DEFAULT_OUT))
+    parser.add_argument("--workers", type=int, help="local Dask worker processes (default: one per core)")
+    parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786)")
+    parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds of the test stage (default 5)")
+    parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
+    parser.add_argument("--report-only", action="store_true", help="tables and figures from OUT/runs, no training")
+    args = parser.parse_args(argv)
+    datasets = ("digits", "mnist") if args.mnist else ("digits",)
+    if args.mnist and not Path(args.mnist).is_dir():
+        parser.error(f"--mnist {args.mnist}: no such folder; give the folder that holds the four MNIST IDX files")
     if args.report_only:
-        table = write_outputs(args.out, dataset, archs, args.seeds, args.presets)
-    else:
-        table = run_benchmark(dataset, archs, args.seeds, args.presets, args.epochs, args.out, args.mnist or "",
-                              args.max_train, args.records_per_epoch, args.target)
-    for arch in dict.fromkeys(r["arch"] for r in table):
-        print(verdict(table, arch).replace("**", ""))
-    print(f"tables and figure: {Path(args.out) / dataset}.md, .csv, .png")
+        results = load_results(args.out)
+        labels = {d: dataset_label(d, len(_data(d, args.mnist).X_train)) for d in datasets}
+        write_report(args.out, results, args.presets, labels)
+        return
+    mnist = str(Path(args.mnist).resolve()) if args.mnist else None  # the workers' working folder may differ
+    run_benchmark(datasets, args.out, mnist, args.presets, tuple(range(args.seeds)), workers=args.workers,
+                  scheduler=args.scheduler)
 
 
 if __name__ == "__main__":
-    main()
+    import learning  # run as the module, so that Dask sends the workers references, not copies
+
+    learning.main()

@@ -68,7 +68,7 @@ from .io import atomic_write_text, write_csv, write_json
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "run_sweep", "sweep_rows",
            "point_verdicts", "verdict_positive", "inspect_sweep", "sweep_groups", "register", "KILL_ONCE_ENV", "pending",
-           "effective_key"]
+           "effective_key", "start_client", "t_interval"]
 
 #: keys of [sweep] that are not configuration keys
 _RESERVED = ("seeds", "zip", "reference")
@@ -478,7 +478,7 @@ def _cores():
         return os.cpu_count() or 1
 
 
-def _start_client(workers, scheduler):
+def start_client(workers, scheduler):
     """A dask.distributed Client: on the given scheduler, or on a new LocalCluster."""
     from dask.distributed import Client, LocalCluster
 
@@ -550,7 +550,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     t0 = time.perf_counter()
     n_workers, make_jobs, dashboard, start_s = 0, 1, None, 0.0
     if todo:
-        client, cluster, n_workers, make_jobs = _start_client(workers, scheduler)
+        client, cluster, n_workers, make_jobs = start_client(workers, scheduler)
         start_s = time.perf_counter() - t0
         try:
             dashboard = _dashboard(client)

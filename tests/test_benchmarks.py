@@ -114,98 +114,119 @@ def test_loop_spontaneous_activity_is_the_modes_ou_process(loop_kind):
 
 # ---- learning benchmark ---------------------------------------------------------
 
-def _final(arch, seed, preset, acc, status="done"):
-    return {"dataset": "digits", "arch": arch, "seed": seed, "preset": preset, "test_acc": acc, "train_acc": acc,
-            "test_acc_late": acc - 0.01 if preset == "backprop" else acc,
-            "epoch": 2.0, "status": status, "wall_time_s": 1.0, "ff_angle_mean": 40.0, "cross_angle_mean": 10.0,
-            "grad_angle_mean": 20.0}
+def _result(preset, seed, acc, arch="64-8-10", eta=0.02, lam=1e-4, eta_c=0.002, eta_u=0.0005, stage="test", status="done"):
+    curve = [{"epoch": 0, "acc": 0.1, "ff_angle": 90.0, "cross_angle": 90.0}, {"epoch": 1, "acc": acc,
+                                                                                "ff_angle": 10.0, "cross_angle": 5.0}]
+    return {"stage": stage, "dataset": "digits", "arch": arch, "preset": preset, "seed": seed, "epochs": 1,
+            "eta": eta, "lam": lam, "eta_c": eta_c, "eta_u": eta_u, "status": status, "curve": curve,
+            "final_acc": acc if status == "done" else None, "wall_s": 1.0}
 
 
-def test_summary_pairs_seeds_and_says_who_is_behind():
-    finals = [_final("a", 0, "backprop", 0.90), _final("a", 1, "backprop", 0.80), _final("a", 2, "backprop", 0.70),
-              _final("a", 0, "four_synapse", 0.85), _final("a", 1, "four_synapse", 0.78),
-              _final("a", 2, "four_synapse", 0.73), _final("a", 0, "kolen_pollack", float("nan"), "diverged")]
-    table = learning.summarize(finals)
-    row = {r["preset"]: r for r in table}
-    fs = row["four_synapse"]
-    assert fs["seeds"] == 3 and fs["seeds_behind_backprop"] == 2
-    assert fs["test_acc_mean"] == pytest.approx(0.78667, abs=1e-4)
-    # paired: -0.05, -0.02, +0.03 (the unpaired difference of the means would be the same, the sd not)
-    assert fs["gap_to_backprop_mean"] == pytest.approx(-0.0133333, abs=1e-6)
-    assert fs["gap_to_backprop_sd"] == pytest.approx(np.std([-0.05, -0.02, 0.03], ddof=1), abs=1e-9)
-    assert row["kolen_pollack"]["diverged"] == 1 and row["kolen_pollack"]["seeds"] == 0
-    sentence = learning.verdict(table, "a")
-    assert "behind backprop by 1.3 ± 4.0 percentage points" in sentence and "behind in 2 of 3" in sentence
-    assert "last 5 snapshots of each run: behind by 0.3 ± 4.0" in sentence
-    md = learning.markdown(table, "digits", 2, [0, 1, 2])
-    assert "| four_synapse | 3 | 0.787 ± 0.060 | -1.3 ± 4.0 | 0.787 ± 0.060 | -0.3 ± 4.0 |" in md
-    assert "| kolen_pollack | 0 (1 diverged) | n/a |" in md
+def test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run():
+    runs = [_result("backprop", 0, acc, eta=eta, stage="tune") for eta, acc in ((0.01, 0.90), (0.02, 0.95), (0.04, 0.93))]
+    runs.append(_result("backprop", 0, None, eta=0.08, stage="tune", status="diverged"))
+    assert learning.choose(runs)["eta"] == 0.02
+    assert learning.choose([runs[-1]]) is None
+    # the score averages the last SCORE_EPOCHS epochs, not the last one alone
+    r = dict(runs[0], curve=[{"acc": a} for a in (0.1, 0.2, 0.9, 0.6, 0.9)])
+    assert learning.SCORE_EPOCHS == 3 and learning.score(r) == pytest.approx(0.8)
+    chosen = learning.choices(runs + [_result("backprop", 0, 0.99, eta=0.04)], ["backprop"])  # a test run never counts
+    assert chosen[("digits", "64-8-10", "backprop")]["eta"] == 0.02
 
 
-def test_learning_benchmark_tiny(tmp_path):
-    """Two architectures, two seeds, two presets, a few samples: every output, and a rerun resumes."""
-    out = tmp_path / "learn"
-    kw = dict(archs=["64-8-10", "64-8-8-10"], seeds=[0, 1], presets=["backprop", "four_synapse"], epochs=1, out=out,
-              max_train=40, records_per_epoch=2, progress=None)
-    table = learning.run_benchmark("digits", **kw)
-    assert [(r["arch"], r["preset"]) for r in table] == [
-        ("64-8-10", "backprop"), ("64-8-10", "four_synapse"), ("64-8-8-10", "backprop"), ("64-8-8-10", "four_synapse")]
-    assert all(r["seeds"] == 2 for r in table)
-    assert all(0 <= r["test_acc_mean"] <= 1 for r in table)
-    bp = [r for r in table if r["preset"] == "backprop"]
-    assert all(r["gap_to_backprop_mean"] == 0 and r["ff_angle_mean"] < 1e-6 for r in bp)
-    with open(out / "digits_curves.csv") as fh:
-        curves = list(csv.DictReader(fh))
-    assert len(curves) == 2 * 2 * 2 * 3  # archs x seeds x presets x (initial + 2 records)
-    assert {"ff_angle_2", "cross_angle_1", "grad_angle_1", "ff_angle_mean"} <= set(curves[0])
-    md = (out / "digits.md").read_text()
-    assert md.count("four_synapse reaches") == 2 and "percentage points" in md
-    assert (out / "digits.png").stat().st_size > 10_000
-    # same seed, same initial W: both presets of a seed start at the same accuracy
-    first = {(r["arch"], r["seed"], r["preset"]): r["test_acc"] for r in curves if float(r["step"]) == 0}
-    for arch in ("64-8-10", "64-8-8-10"):
-        assert first[(arch, "0", "backprop")] == first[(arch, "0", "four_synapse")]
-    stamp = (out / "runs" / "digits_64-8-10" / "seed0" / "backprop" / "summary.json").stat().st_mtime
-    lines = []
+def test_learning_summary_pairs_seeds_with_a_t_interval():
+    from scipy import stats
 
-    class Capture:
-        def write(self, s):
-            lines.append(s)
-
-        def flush(self):
-            pass
-
-    again = learning.run_benchmark("digits", **dict(kw, progress=Capture()))
-    assert sum("skipped" in s for s in lines) == 8
-    assert (out / "runs" / "digits_64-8-10" / "seed0" / "backprop" / "summary.json").stat().st_mtime == stamp
-    assert again == table
+    chosen = {("digits", "64-8-10", "backprop"): _result("backprop", 0, 0.9, stage="tune"),
+              ("digits", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta_c=0.004, eta_u=0.001, stage="tune")}
+    bp, fs = [0.90, 0.80, 0.70], [0.85, 0.78, 0.73]
+    tests = [_result("backprop", s, a) for s, a in enumerate(bp)]
+    tests += [_result("four_synapse", s, a, eta_c=0.004, eta_u=0.001) for s, a in enumerate(fs)]  # its tuned setting
+    tests += [_result("four_synapse", s, a - 0.1) for s, a in enumerate(fs[:2])]  # backprop's setting, 2 seeds
+    rows = {(r["preset"], r["setting"]): r for r in learning.summarize(tests, chosen, {"digits": "digits"})}
+    d = 100 * (np.array(fs) - np.array(bp))  # -5, -2, +3: paired, not the difference of the means' sds
+    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+    tuned = rows[("four_synapse", "tuned")]
+    assert tuned["diff_to_backprop_mean"] == pytest.approx(d.mean(), abs=0.01)
+    assert (tuned["diff_ci_low"], tuned["diff_ci_high"]) == (pytest.approx(d.mean() - half, abs=0.01),
+                                                             pytest.approx(d.mean() + half, abs=0.01))
+    assert tuned["seeds"] == 3 and tuned["eta_c"] == 0.004 and tuned["test_acc_sd"] == pytest.approx(np.std(fs, ddof=1), abs=1e-4)
+    shared = rows[("four_synapse", "shared")]
+    assert shared["seeds"] == 2 and shared["paired_seeds"] == 2 and shared["eta_c"] == 0.002
+    assert shared["diff_to_backprop_mean"] == pytest.approx(np.mean(100 * (np.array(fs[:2]) - 0.1 - bp[:2])), abs=0.01)
+    assert rows[("backprop", "tuned")]["diff_to_backprop_mean"] == 0 and ("backprop", "shared") in rows
+    assert {"dataset", "arch", "preset", "seeds", "test_acc_mean", "test_acc_sd", "diff_to_backprop_mean",
+            "diff_ci_low", "diff_ci_high", "eta", "lam"} <= set(tuned)
 
 
-def test_learning_benchmark_mnist_from_idx(tmp_path, rng, capsys):
-    """The MNIST path: IDX files the test writes, through the command line of the benchmark."""
-    write_mnist(tmp_path / "mnist", rng, n_train=30, n_test=10, gz=True)
-    out = tmp_path / "out"
-    learning.main(["--mnist", str(tmp_path / "mnist"), "--archs", "784-6-10", "--seeds", "3", "--epochs", "1",
-                   "--presets", "backprop", "four_synapse", "--out", str(out)])
-    text = capsys.readouterr().out
-    assert "784-6-10: four_synapse reaches" in text
-    with open(out / "mnist_final.csv") as fh:
-        finals = list(csv.DictReader(fh))
-    assert [r["preset"] for r in finals] == ["backprop", "four_synapse"]
-    assert all(r["dataset"] == "mnist" for r in finals)
-    config = (out / "runs" / "mnist_784-6-10" / "seed3" / "backprop" / "config.toml").read_text()
-    assert 'dataset = "mnist"' in config
-    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
-    with pytest.raises(Exception, match="lacks t10k-labels-idx1-ubyte"):
-        learning.main(["--mnist", str(tmp_path / "mnist"), "--out", str(out)])
-
-
-def test_parse_arch():
+def test_learning_split_and_labels():
+    fit, val = learning.split(1438)
+    assert len(val) == 288 and len(fit) == 1150 and not set(fit) & set(val)
+    assert np.array_equal(learning.split(1438)[1], val)  # fixed: every preset is tuned on the same split
+    assert learning.dataset_label("mnist", 8000) == "MNIST-8k" and learning.dataset_label("digits", 1437) == "digits"
     assert learning.parse_arch("784-256-256-10") == [784, 256, 256, 10]
     with pytest.raises(ValueError, match="at least one hidden"):
         learning.parse_arch("64-10")
-    with pytest.raises(ValueError, match="like 64-128-10"):
-        learning.parse_arch("64-x-10")
+
+
+def test_learning_run_diverges_cleanly():
+    # U's reconstruction rule at eta_u = eta_c runs away (MODEL.md: stable below STABLE_U_RATIO)
+    job = learning._job("test", "digits", "64-8-10", "four_synapse", 0, 2, eta=0.02, lam=1e-4, eta_c=0.01, eta_u=0.01)
+    result = learning.train_run(job)
+    assert result["status"] == "diverged" and result["final_acc"] is None and len(result["curve"]) == 1
+    assert learning.score(result) == -np.inf
+
+
+def test_learning_protocol_tiny(tmp_path, monkeypatch):
+    """The whole protocol on a tiny grid through a 1-worker LocalCluster: tuning on the validation split,
+    the choice, 2 seeds on the full training set, every output; learning happens; a rerun does nothing."""
+    monkeypatch.setattr(learning, "GRID", {"eta": (0.002, 0.04), "lam": (1e-4,)})
+    monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005), (0.004, 0.001)]})
+    out = tmp_path / "learn"
+    kw = dict(presets=("backprop", "four_synapse"), seeds=(0, 1), archs={"digits": ["64-12-10", "64-12-12-10"]},
+              epochs={"digits": 2}, workers=1, shared_seeds={"digits": (0,)})
+    lines = []
+    rows = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
+    tuning = list(csv.DictReader(open(out / "tuning.csv")))
+    assert len(tuning) == 2 * 2 * 2 + 2  # archs x presets x grid, + four_synapse's new cross point per arch (one is stage 1's)
+    for arch in ("64-12-10", "64-12-12-10"):  # the choice is the best validation score
+        bp = [r for r in tuning if r["arch"] == arch and r["preset"] == "backprop"]
+        best = max(bp, key=lambda r: float(r["val_score"]))
+        row = next(r for r in rows if r["arch"] == arch and r["preset"] == "backprop" and r["setting"] == "tuned")
+        assert row["eta"] == float(best["eta"])
+    runs = [json.loads(p.read_text()) for p in (out / "runs").rglob("*.json")]
+    assert {(r["n_fit"], r["n_eval"]) for r in runs if r["stage"] == "tune"} == {(1150, 288)}  # never the test set
+    assert {(r["n_fit"], r["n_eval"]) for r in runs if r["stage"] == "test"} == {(1438, 359)}
+    seeds = list(csv.DictReader(open(out / "seeds.csv")))
+    tuned = [r for r in rows if r["setting"] == "tuned"]
+    assert len(tuned) == 4 and all(r["seeds"] == 2 for r in tuned)
+    for r in tuned:  # learning happened: chance is 0.1, and eta = 0.002 for 2 epochs would not get here
+        assert r["test_acc_mean"] > 0.75, r
+    assert len(list(csv.DictReader(open(out / "curves.csv")))) == len(seeds) * 3  # epochs 0, 1, 2
+    for name in ("summary.md", "chosen.csv", "summary.csv"):
+        assert (out / name).stat().st_size > 100
+    for name in ("digits_curves.png", "digits_diff.png", "digits_tuning.png"):
+        assert (out / name).stat().st_size > 10_000
+    assert "| four_synapse |" in (out / "summary.md").read_text()
+    stamp = {p: p.stat().st_mtime for p in (out / "runs").rglob("*.json")}
+    lines.clear()
+    again = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
+    assert not any("runs to do" in s for s in lines) and again == rows
+    assert {p: p.stat().st_mtime for p in (out / "runs").rglob("*.json")} == stamp
+
+
+def test_learning_benchmark_reads_mnist_idx(tmp_path, rng):
+    """The MNIST path: IDX files the test writes; a missing file is named."""
+    write_mnist(tmp_path / "mnist", rng, n_train=30, n_test=10, gz=True)
+    job = learning._job("test", "mnist", "784-6-10", "four_synapse", 0, 1, eta=0.02, lam=1e-4)
+    result = learning.train_run(job, str(tmp_path / "mnist"))
+    assert result["status"] == "done" and (result["n_fit"], result["n_eval"]) == (30, 10)
+    (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
+    learning._data.cache_clear()
+    with pytest.raises(Exception, match="lacks t10k-labels-idx1-ubyte"):
+        learning.main(["--mnist", str(tmp_path / "mnist"), "--out", str(tmp_path / "out")])
+    with pytest.raises(SystemExit):
+        learning.main(["--mnist", str(tmp_path / "nothing-here")])
 
 
 # ---- speed benchmark ------------------------------------------------------------
