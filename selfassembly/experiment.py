@@ -53,7 +53,7 @@ from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_fo
                  population_names, remove_temporary_files, save_snapshots, write_csv, write_json)
 
 __all__ = ["run_experiment", "run_preset", "PresetResult", "presentation_order", "metrics_rows",
-           "prepare_run_folder", "preset_done", "record_preset", "check_run", "estimate_memory",
+           "prepare_run_folder", "preset_done", "record_preset", "read_metrics", "check_run", "estimate_memory",
            "load_run_data", "instability", "UNSTABLE_FACTOR", "BLOWUP_FACTOR"]
 
 #: held-out samples used for the gradient-alignment angle at each snapshot
@@ -446,7 +446,7 @@ def _read_summary(out):
     return summary
 
 
-def _read_metrics(out):
+def read_metrics(out):
     """Rows of metrics.csv ([] if absent); RunFolderError if the file is not one this project wrote."""
     path = Path(out) / "metrics.csv"
     if not path.exists():
@@ -518,7 +518,7 @@ def prepare_run_folder(out, config):
         raise RunFolderError(f"{out} holds a config.toml that is not a valid selfassembly configuration ({exc}); "
                              "choose a new --out folder") from None
     summary = _read_summary(out)
-    _read_metrics(out)
+    read_metrics(out)
     hashes = _recorded_hashes(out, summary)
     h = config.config_hash()
     if hashes and set(hashes) != {h}:
@@ -553,14 +553,15 @@ def preset_done(out, config, preset):
         snaps = load_snapshots(Path(out) / "snapshots" / f"{preset}.npz")
         if snaps.config_hash != h or list(snaps.sizes) != list(config.sizes):
             return False
-        steps = [int(r["step"]) for r in _read_metrics(out) if r["preset"] == preset]
+        steps = [int(r["step"]) for r in read_metrics(out) if r["preset"] == preset]
     except (SnapshotError, RunFolderError, ValueError, KeyError):
         return False
     return steps == [int(s) for s in snaps.steps]
 
 
-def record_preset(out, config, result):
-    """Write one preset's snapshot file, metric rows, summary entry and the plots.
+def record_preset(out, config, result, plots=True):
+    """Write one preset's snapshot file, metric rows, summary entry and (unless ``plots`` is
+    False) the training plots.
 
     Each file is written atomically; the summary entry, which
     :func:`preset_done` reads first, is written after the snapshot file and
@@ -570,7 +571,7 @@ def record_preset(out, config, result):
     h = config.config_hash()
     result.snapshots.config_hash = h
     save_snapshots(out / "snapshots" / f"{result.preset}.npz", result.snapshots)
-    rows = [r for r in _read_metrics(out) if r["preset"] != result.preset] + result.rows
+    rows = [r for r in read_metrics(out) if r["preset"] != result.preset] + result.rows
     write_csv(out / "metrics.csv", rows)
     summary = _read_summary(out) or {"presets": {}}
     summary["selfassembly_version"] = __version__
@@ -580,7 +581,8 @@ def record_preset(out, config, result):
     summary["presets"][result.preset] = entry
     summary["total_wall_time_s"] = round(float(summary.get("total_wall_time_s", 0) or 0) + result.wall_time, 2)
     write_json(out / "summary.json", summary)
-    write_training_plots(out, rows)
+    if plots:
+        write_training_plots(out, rows)
     return summary
 
 

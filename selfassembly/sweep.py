@@ -70,6 +70,9 @@ __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_k
            "point_verdicts", "verdict_positive", "inspect_sweep", "sweep_groups", "register", "KILL_ONCE_ENV", "pending",
            "effective_key", "start_client", "t_interval"]
 
+#: sweep.csv is rewritten at most this often while runs come in (and always at the end)
+CSV_EVERY_S = 10.0
+
 #: keys of [sweep] that are not configuration keys
 _RESERVED = ("seeds", "zip", "reference")
 #: configuration keys a sweep may not vary (presets run at every point; seeds has its own list)
@@ -391,6 +394,14 @@ def run_task(config_dict, preset, make_jobs=1):
     return out
 
 
+def render_plots(rows):
+    """A point's training plots (``{file name: PNG bytes}``) from its metric rows, on a worker:
+    rendering takes most of a second, which the client, sharing the cores, would take from the runs."""
+    from .analysis.plots import training_figures
+
+    return training_figures(rows)
+
+
 # ---- on the client ----------------------------------------------------------------------------
 def _progress(msg, stream):
     if stream is not None:
@@ -531,7 +542,8 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     """
     from dask.distributed import as_completed
 
-    from .experiment import prepare_run_folder, record_preset
+    from .experiment import prepare_run_folder, read_metrics, record_preset
+    from .io import atomic_write_bytes
 
     out = Path(out) if out else _default_out()
     _check_folder(sweep, out)
@@ -547,6 +559,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
               f"{skipped} already done, {n_todo} to do in {len(todo)} simulations "
               f"(runs that differ only in parameters their preset does not use are simulated once) -> {out}", progress)
     failures, summaries, stats = {}, {}, {"compiles": 0, "compile_s": 0.0, "reused": 0}
+    plot_futures = {}
     t0 = time.perf_counter()
     n_workers, make_jobs, dashboard, start_s = 0, 1, None, 0.0
     if todo:
@@ -559,14 +572,30 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
             # same compiled structure one after another, so that workers reuse their binaries
             todo.sort(key=lambda m: (_structure_order(*m[0]), m[0][0].id))
             token = uuid.uuid4().hex[:8]
-            futures = {}
+            futures, waiting = {}, {}  # waiting: runs of each point not in yet (its plots wait for them)
             for members in todo:
                 p, preset = members[0]
-                fut = client.submit(run_task, p.config.to_dict(), preset, make_jobs, key=f"{p.id}/{preset}-{token}",
-                                    retries=retries, pure=False)
+                # keys of one task group ("selfassembly_run-..."), so that the scheduler queues the runs and
+                # hands the next one to whichever worker is free (runs in groups of their own were placed
+                # up front, and a worker could wait seconds for work stealing to rebalance)
+                fut = client.submit(run_task, p.config.to_dict(), preset, make_jobs,
+                                    key=f"selfassembly_run-{token}-{len(futures):06d}", retries=retries, pure=False)
                 futures[fut] = members
+                for q, _ in members:
+                    waiting[q.id] = waiting.get(q.id, 0) + 1
+            queue = as_completed(list(futures))
             done = failed = 0
-            for fut in as_completed(futures):
+            recorded, csv_written = set(), time.perf_counter()
+            for fut in queue:
+                if fut in plot_futures:  # a point's training plots, rendered on a worker: only written here
+                    point_dir = plot_futures.pop(fut)
+                    try:
+                        for name, png in fut.result().items():
+                            atomic_write_bytes(point_dir / name, png)
+                    except Exception as exc:  # a plot must not fail the sweep; the numbers are written
+                        _progress(f"plots of {point_dir.name} not written: {type(exc).__name__}: {exc}", progress)
+                    fut.release()
+                    continue
                 members = futures.pop(fut)
                 p, preset = members[0]
                 label = f"{p.id} {preset}" + (f" (and {len(members) - 1} more points)" if len(members) > 1 else "")
@@ -581,7 +610,8 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
                     result = res["result"]
                     for q, _ in members:  # written as it arrives: the point folders of every run it stands for
                         point_dir = prepare_run_folder(out / "points" / q.id, q.config)
-                        record_preset(point_dir, q.config, result)
+                        record_preset(point_dir, q.config, result, plots=False)
+                        recorded.add(q.id)
                         summaries.pop(q.id, None)  # reread once from its folder
                     stats["compiles"] += res["compiles"]
                     stats["compile_s"] += res["compile_s"]
@@ -591,13 +621,23 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
                     status = f"{result.status}, acc {acc:.3f}, {result.wall_time:.1f} s"
                     if result.status != "done":
                         status += f": {result.message}"
+                for q, _ in members:
+                    waiting[q.id] -= 1
+                    if waiting[q.id] == 0 and q.id in recorded:
+                        point_dir = out / "points" / q.id
+                        plot = client.submit(render_plots, read_metrics(point_dir), key=f"selfassembly_plots-{token}-{q.id}",
+                                             pure=False, priority=10)
+                        plot_futures[plot] = point_dir
+                        queue.add(plot)
                 fut.release()
                 finished = done + failed
                 elapsed = time.perf_counter() - t0
                 left = elapsed / finished * (len(todo) - finished)
                 _progress(f"[{finished}/{len(todo)}] {label}: {status} | {failed} failed | "
                           f"{elapsed:.0f} s, about {left:.0f} s left", progress)
-                write_csv(out / "sweep.csv", sweep_rows(sweep, out, failures, verdicts=False, summaries=summaries))
+                if time.perf_counter() - csv_written > CSV_EVERY_S:  # the whole table: not after every run
+                    write_csv(out / "sweep.csv", sweep_rows(sweep, out, failures, verdicts=False, summaries=summaries))
+                    csv_written = time.perf_counter()
         finally:
             client.close()
             if cluster is not None:

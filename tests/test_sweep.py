@@ -143,6 +143,10 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
         summary = json.loads((d / "summary.json").read_text())
         assert sorted(summary["presets"]) == sorted(presets)
         assert (d / "config.toml").is_file() and (d / "metrics.csv").is_file()
+        for name in ("accuracy.png", "alignment.png"):  # rendered by a worker once all of the point's runs were in
+            png = d / name
+            assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and png.stat().st_size > 10_000, png
+            assert png.stat().st_mtime >= (d / "summary.json").stat().st_mtime, png
     assert main(["compare", str(out / "points" / points[0]["point"]), "--out", str(out / "cmp")]) == 0
     # fixed_u does not use eta_u, the fixed-cross ablation and kolen_pollack use neither rate
     summary = json.loads((out / "sweep.json").read_text())

@@ -91,6 +91,13 @@ def test_random_null_is_near_90_and_narrows_with_n():
     sparse = random_null([64, 64, 64, 10], masks=masks, n_draws=200, seed=0)
     assert abs(np.median(sparse["cross"][1]) - 90) < 5
     assert 2 < np.std(sparse["cross"][1]) / np.std(large["cross"][1]) < 5
+    # drawn once per distinct null: a sweep asks for the same one at every point
+    assert random_null([64, 64, 64, 10], masks=masks, n_draws=200, seed=0) is sparse
+    assert not sparse["cross"][1].flags.writeable  # shared, so nobody may change it
+    other = {k: v.copy() for k, v in masks.items()}
+    other["U1"][0, 0] = not other["U1"][0, 0]
+    assert random_null([64, 64, 64, 10], masks=other, n_draws=200, seed=0) is not sparse
+    assert random_null([64, 64, 64, 10], masks=masks, n_draws=200, seed=1) is not sparse
 
 
 def test_single_run_verdicts(tmp_path):

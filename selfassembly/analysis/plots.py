@@ -1,6 +1,7 @@
 """Training curves: test accuracy, forward-feedback angle and U's orthogonality per preset (PNG)."""
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -8,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plot_training"]
+__all__ = ["plot_training", "training_figures"]
 
 _LINESTYLES = ["-", "--", ":", "-."]
 
@@ -19,7 +20,7 @@ def _series(rows, preset, key):
 
 
 def plot_training(rows, out):
-    """Write ``accuracy.png`` and ``alignment.png`` into ``out`` from metric rows.
+    """Write ``accuracy.png`` and ``alignment.png`` into ``out`` from metric rows (atomically).
 
     Parameters
     ----------
@@ -33,10 +34,31 @@ def plot_training(rows, out):
     list of Path
         The files written.
     """
-    out = Path(out)
+    from ..io import atomic_write_bytes
+
+    paths = []
+    for name, png in training_figures(rows).items():
+        paths.append(Path(out) / name)
+        atomic_write_bytes(paths[-1], png)
+    return paths
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=120)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def training_figures(rows):
+    """``{"accuracy.png": bytes, "alignment.png": bytes}`` from metric rows.
+
+    Rendering takes most of a second; a sweep has its workers do it, and its
+    client only writes the bytes (:func:`selfassembly.sweep.run_sweep`).
+    """
+    figures = {}
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     colors = {p: f"C{k}" for k, p in enumerate(presets)}
-    paths = []
 
     fig, ax = plt.subplots(figsize=(6, 4))
     for p in presets:
@@ -48,9 +70,7 @@ def plot_training(rows, out):
     ax.legend(fontsize=8)
     ax.set_title("Learning: test accuracy over training")
     fig.tight_layout()
-    paths.append(out / "accuracy.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
+    figures["accuracy.png"] = _png(fig)
 
     angle_keys = sorted({k for r in rows for k in r if k.startswith("ff_angle_")})
     orth_keys = sorted({k for r in rows for k in r if k.startswith("u_orth_")})
@@ -77,7 +97,5 @@ def plot_training(rows, out):
     ax_u.legend(fontsize=6, ncol=2)
     ax_u.set_title("Orthogonality of U (0 = orthogonal)")
     fig.tight_layout()
-    paths.append(out / "alignment.png")
-    fig.savefig(paths[-1], dpi=120)
-    plt.close(fig)
-    return paths
+    figures["alignment.png"] = _png(fig)
+    return figures

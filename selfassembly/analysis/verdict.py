@@ -41,6 +41,7 @@ True
 """
 from __future__ import annotations
 
+import hashlib
 import math
 
 import numpy as np
@@ -68,8 +69,23 @@ ALPHA = 0.01
 N_DRAWS = 199
 
 
+#: nulls already drawn, by everything they depend on: a sweep asks for the same one at every point
+_NULLS = {}
+
+
+def _null_key(sizes, masks, n_draws, seed):
+    digest = hashlib.sha1()
+    for name in sorted(masks):
+        m = np.asarray(masks[name], dtype=bool)
+        digest.update(name.encode() + str(m.shape).encode() + np.packbits(m).tobytes())
+    return tuple(sizes), digest.hexdigest(), int(n_draws), int(seed)
+
+
 def random_null(sizes, masks=None, n_draws=N_DRAWS, seed=0):
     """Angles of independent random Gaussian matrices of the circuit's shapes.
+
+    The draws depend only on the arguments, so each distinct null is drawn once per
+    process and then reused (its arrays are read-only).
 
     Parameters
     ----------
@@ -90,6 +106,9 @@ def random_null(sizes, masks=None, n_draws=N_DRAWS, seed=0):
     """
     sizes = [int(n) for n in sizes]
     masks = masks or {}
+    key = _null_key(sizes, masks, n_draws, seed)
+    if key in _NULLS:
+        return _NULLS[key]
     rng = np.random.default_rng([int(seed), 7])
     L = len(sizes) - 1
     ff = {l: np.empty(n_draws) for l in range(2, L + 1)}
@@ -103,7 +122,12 @@ def random_null(sizes, masks=None, n_draws=N_DRAWS, seed=0):
             ff[l][k] = angle(w[f"W{l}"].T, effective_feedback(w, l - 1))
         for l in cross:
             cross[l][k] = angle(w[f"V{l}"], w[f"U{l}"].T)
-    return {"ff": ff, "cross": cross}
+    for a in (*ff.values(), *cross.values()):
+        a.flags.writeable = False
+    if len(_NULLS) >= 16:
+        _NULLS.clear()
+    _NULLS[key] = {"ff": ff, "cross": cross}
+    return _NULLS[key]
 
 
 def null_p_value(observed, null):
