@@ -113,14 +113,19 @@ def plot_tuning(path, tuning, grid, title):
     for row, arch in zip(axes, archs):
         for ax, preset in zip(row, presets):
             z = np.full((len(grid["lam"]), len(grid["eta"])), np.nan)
+            diverged = np.zeros(z.shape, dtype=bool)
             for r in stage1:
-                if r["arch"] == arch and r["preset"] == preset and r["val_score"] != "":
-                    z[grid["lam"].index(r["lam"]), grid["eta"].index(r["eta"])] = r["val_score"]
+                if r["arch"] == arch and r["preset"] == preset and r["lam"] in grid["lam"]:
+                    i, j = grid["lam"].index(r["lam"]), grid["eta"].index(r["eta"])
+                    if r["val_score"] == "":
+                        diverged[i, j] = True
+                    else:
+                        z[i, j] = r["val_score"]
             ax.imshow(z, origin="lower", vmin=np.nanmax(z) - 0.1 if np.isfinite(z).any() else 0, vmax=1.0,
                       cmap="viridis", aspect="auto")
             for (i, j), v in np.ndenumerate(z):
-                ax.text(j, i, "div" if np.isnan(v) else f"{v:.3f}", ha="center", va="center", fontsize=6,
-                        color="w")
+                text = "div" if diverged[i, j] else ("" if np.isnan(v) else f"{v:.3f}")
+                ax.text(j, i, text, ha="center", va="center", fontsize=6, color="w")
             ax.set_xticks(range(len(grid["eta"])))
             ax.set_xticklabels([f"{e:g}" for e in grid["eta"]], fontsize=6)
             ax.set_yticks(range(len(grid["lam"])))
@@ -135,7 +140,7 @@ def plot_tuning(path, tuning, grid, title):
 
 def plot_all(out, tests, tuning, summary, chosen, labels):
     """Every figure of every data set present in the results."""
-    from learning import GRID, PARAMS
+    from learning import DATASET_GRID, GRID, PARAMS
 
     for dataset, label in labels.items():
         t = [r for r in tests if r["dataset"] == dataset]
@@ -146,4 +151,4 @@ def plot_all(out, tests, tuning, summary, chosen, labels):
             plot_diffs(out / f"{dataset}_diff.png", s, label)
         tu = [r for r in tuning if r["dataset"] == label]
         if tu:
-            plot_tuning(out / f"{dataset}_tuning.png", tu, GRID, label)
+            plot_tuning(out / f"{dataset}_tuning.png", tu, DATASET_GRID.get(dataset, GRID), label)
