@@ -418,7 +418,22 @@ def markdown(summary, chosen_rows, epochs, wall):
     lines += [f"| {c['dataset']} | {c['arch']} | {c['preset']} | {c['eta']:g} | {c['lam']:g} | {c['eta_c']:g} | "
               f"{c['eta_u']:g} | {c['val_score']:.4f} |" for c in chosen_rows]
     lines += ["", f"Epochs: {epochs}. Implementation: {TARGET}. Wall time of the whole benchmark: {wall}.", ""]
+    lines += plateau_lines(chosen_rows)
     return "\n".join(lines)
+
+
+def plateau_lines(chosen_rows):
+    """Has backprop's validation accuracy stopped rising? Its chosen run's curve, per tuned architecture."""
+    lines = ["## Backprop's validation accuracy per epoch (its chosen setting, seed 0)", ""]
+    for c in chosen_rows:
+        if c["preset"] != REFERENCE:
+            continue
+        acc = [e["acc"] for e in c["curve"]]
+        half = len(acc) // 2
+        lines.append(f"- {c['dataset']} {c['arch']}: " + " ".join(f"{a:.3f}" for a in acc[1:])
+                     + f"; best of the second half minus best of the first: {100 * (max(acc[half:]) - max(acc[:half])):+.1f} "
+                     f"points")
+    return lines + [""]
 
 
 def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
@@ -430,7 +445,7 @@ def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
                "val_score": score(r) if r["status"] == "done" else "", "final_val_acc": r["final_acc"],
                "wall_s": r["wall_s"]} for r in results if r["stage"] == "tune"]
     chosen_rows = [{"dataset": labels.get(d, d), "arch": a, "preset": p, **{k: c[k] for k in PARAMS},
-                    "val_score": score(c)} for (d, a, p), c in sorted(chosen.items(), key=lambda kv: _order(
+                    "val_score": score(c), "curve": c["curve"]} for (d, a, p), c in sorted(chosen.items(), key=lambda kv: _order(
                         (kv[0][0], kv[0][1], "", kv[0][2])))]
     tests = [r for r in results if r["stage"] == "test"]
     seeds = [{"dataset": labels.get(r["dataset"], r["dataset"]), "arch": r["arch"], "preset": r["preset"],
@@ -441,11 +456,13 @@ def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
     curves = [{"dataset": labels.get(r["dataset"], r["dataset"]), "arch": r["arch"], "preset": r["preset"],
                **{k: r[k] for k in PARAMS}, "seed": r["seed"], **c} for r in tests for c in r["curve"]]
     summary = summarize(tests, chosen, labels)
-    for name, rows in (("tuning", tuning), ("chosen", chosen_rows), ("seeds", seeds), ("curves", curves),
+    chosen_csv = [{k: v for k, v in c.items() if k != "curve"} for c in chosen_rows]
+    for name, rows in (("tuning", tuning), ("chosen", chosen_csv), ("seeds", seeds), ("curves", curves),
                        ("summary", summary)):
         if rows:
             write_csv(out / f"{name}.csv", rows)
-    epochs = ", ".join(f"{labels.get(d, d)} {e}" for d, e in EPOCHS.items() if any(r["dataset"] == d for r in results))
+    epochs = ", ".join(f"{labels.get(d, d)} {'/'.join(str(e) for e in sorted({r['epochs'] for r in results if r['dataset'] == d}))}"
+                       for d in labels if any(r["dataset"] == d for r in results))
     atomic_write_text(out / "summary.md", markdown(summary, chosen_rows, epochs, wall))
     from learning_plots import plot_all
 
