@@ -64,6 +64,7 @@ import math
 import os
 import sys
 import time
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -225,8 +226,9 @@ def score(result):
 
 
 def choose(results):
-    """The best-scoring result (ties: the first in grid order); None if every run diverged."""
-    best = max(results, key=score, default=None)
+    """The best-scoring result; None if every run diverged. Ties (validation accuracy comes in steps
+    of 1/288 on digits) go to the smallest eta, then lam, eta_c, eta_u, whatever order the runs finished in."""
+    best = max(sorted(results, key=lambda r: tuple(r[k] for k in PARAMS)), key=score, default=None)
     return best if best is not None and score(best) > -math.inf else None
 
 
@@ -272,7 +274,9 @@ def run_jobs(jobs, out, client, mnist_dir=None, echo=print):
     cost = lambda j: j["epochs"] * np.prod(parse_arch(j["arch"])[:2]) * (2 if "four" in j["preset"] else 1)  # noqa: E731
     todo.sort(key=cost, reverse=True)
     echo(f"{len(todo)} runs to do ({len(jobs) - len(todo)} already done)")
-    futures = [client.submit(train_run, job, mnist_dir, pure=False, key=f"learn-{setting_name(job)}-{i}")
+    # one task group, so that the scheduler queues the runs and gives the next to whichever worker is free
+    token = uuid.uuid4().hex[:8]
+    futures = [client.submit(train_run, job, mnist_dir, pure=False, key=f"learning_run-{token}-{i:06d}")
                for i, job in enumerate(todo)]
     t0, n = time.perf_counter(), 0
     for future in as_completed(futures):

@@ -127,6 +127,8 @@ def test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run()
     runs.append(_result("backprop", 0, None, eta=0.08, stage="tune", status="diverged"))
     assert learning.choose(runs)["eta"] == 0.02
     assert learning.choose([runs[-1]]) is None
+    tie = [_result("backprop", 0, 0.95, eta=eta, lam=lam, stage="tune") for eta, lam in ((0.04, 1e-4), (0.01, 1e-3), (0.01, 1e-4))]
+    assert [(c["eta"], c["lam"]) for c in (learning.choose(tie), learning.choose(tie[::-1]))] == [(0.01, 1e-4)] * 2
     # the score averages the last SCORE_EPOCHS epochs, not the last one alone
     r = dict(runs[0], curve=[{"acc": a} for a in (0.1, 0.2, 0.9, 0.6, 0.9)])
     assert learning.SCORE_EPOCHS == 3 and learning.score(r) == pytest.approx(0.8)
