@@ -402,6 +402,7 @@ def markdown(summary, chosen_rows, epochs, wall):
              "*tuned*: each preset at its own setting chosen by validation; *shared*: every preset at backprop's "
              "chosen eta and lam (cross-stream rates at their defaults). Angles: forward-feedback, mean over "
              "layers, degrees. Protocol: docs/benchmarks.md; command and wall time at the end.", ""]
+    lines += glance(summary)
     key = lambda r: (r["dataset"], r["arch"], r["setting"])  # noqa: E731
     for (dataset, arch, setting), group in itertools.groupby(summary, key=key):
         lines += [f"## {dataset}, {arch}, {setting}", "",
@@ -424,6 +425,34 @@ def markdown(summary, chosen_rows, epochs, wall):
     lines += ["", f"Epochs: {epochs}. Implementation: {TARGET}. Wall time of the whole benchmark: {wall}.", ""]
     lines += plateau_lines(chosen_rows)
     return "\n".join(lines)
+
+
+def glance(summary):
+    """One table per data set and setting: presets down, architectures across; accuracy and Δ [CI]."""
+    lines = []
+    for dataset, setting in dict.fromkeys((r["dataset"], r["setting"]) for r in summary):
+        rows = [r for r in summary if r["dataset"] == dataset and r["setting"] == setting]
+        archs = sorted({r["arch"] for r in rows}, key=lambda a: (a.count("-"), a))
+        lines += [f"### {dataset}, {setting} setting: test accuracy (mean ± sd, n seeds), Δ backprop in points "
+                  "[95% CI], forward-feedback angle (mean over layers)",
+                  "", "| preset | " + " | ".join(archs) + " |", "|---" * (len(archs) + 1) + "|"]
+        for preset in dict.fromkeys(r["preset"] for r in rows):
+            cells = []
+            for arch in archs:
+                r = next((r for r in rows if r["arch"] == arch and r["preset"] == preset), None)
+                if r is None:
+                    cells.append("")
+                    continue
+                sd = f" ± {r['test_acc_sd']:.3f}" if r["test_acc_sd"] != "" else ""
+                cell = f"{r['test_acc_mean']:.3f}{sd} (n={r['seeds']})"
+                if preset != REFERENCE:
+                    cell += f"<br>{r['diff_to_backprop_mean']:+.1f}" + (
+                        f" [{r['diff_ci_low']:+.1f}, {r['diff_ci_high']:+.1f}]" if r["diff_ci_low"] != "" else "")
+                    cell += f"<br>ff {r['ff_angle_mean']:.0f} deg"
+                cells.append(cell)
+            lines.append(f"| {preset} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def plateau_lines(chosen_rows):
