@@ -109,6 +109,7 @@ SHARED_SEEDS = {"digits": SEEDS, "mnist": ()}
 SCORE_EPOCHS = 3
 TARGET = "numpy loop (benchmarks/numpy_loop.py, sample-clocked), float64, 1 thread"
 PARAMS = ("eta", "lam", "eta_c", "eta_u")
+STAGES = ("tune", "tune_cross", "test", "shared")
 
 
 def parse_arch(text):
@@ -476,6 +477,7 @@ def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
     tuning = [{"dataset": labels.get(r["dataset"], r["dataset"]), "arch": r["arch"], "preset": r["preset"],
                **{k: r[k] for k in PARAMS}, "seed": r["seed"], "epochs": r["epochs"], "status": r["status"],
                "val_score": score(r) if r["status"] == "done" else "", "final_val_acc": r["final_acc"],
+               "ff_angle": r["curve"][-1]["ff_angle"] if r["status"] == "done" else "",
                "wall_s": r["wall_s"]} for r in results if r["stage"] == "tune"]
     chosen_rows = [{"dataset": labels.get(d, d), "arch": a, "preset": p, **{k: c[k] for k in PARAMS},
                     "val_score": score(c), "curve": c["curve"]} for (d, a, p), c in sorted(chosen.items(), key=lambda kv: _order(
@@ -503,29 +505,49 @@ def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
     return summary
 
 
+def protocol(datasets, out, presets, seeds, archs, epochs, shared_seeds, run=None, echo=print, report=None):
+    """Walk the stages in order; each stage's jobs follow from the choices of the ones before.
+
+    ``run(jobs)`` runs the jobs not done and returns every job's result; without it only the
+    runs already in OUT/runs that belong to the protocol are loaded (``--report-only``: a run
+    of another grid lying in the folder is not counted). ``report(results)`` after each stage.
+    """
+    results = []
+    for stage in STAGES:
+        chosen = choices(results, presets)
+        jobs = [j for d in datasets for j in stage_jobs(
+            stage, d, archs[d], presets, epochs[d], chosen,
+            seeds if stage != "shared" else [s for s in seeds if s in shared_seeds.get(d, seeds)])]
+        echo(f"stage {stage}: {len(jobs)} runs")
+        new = run(jobs) if run else [r for j in jobs if (r := _load_done(out, j)) is not None]
+        results = _merge(results, new)
+        if report:
+            report(results)
+    return results
+
+
 def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets=PRESET_NAMES, seeds=SEEDS,
-                  archs=None, epochs=None, workers=None, scheduler=None, shared_seeds=SHARED_SEEDS, echo=print):
-    """Run the whole protocol (every stage, every data set) and write the report; resumes from OUT/runs."""
+                  archs=None, epochs=None, workers=None, scheduler=None, shared_seeds=SHARED_SEEDS, echo=print,
+                  report_only=False):
+    """Run the whole protocol (every stage, every data set) and write the report; resumes from OUT/runs.
+
+    With ``report_only`` nothing is trained: the report is written from the runs found."""
     archs = archs or {d: ARCHS[d] for d in datasets}
     epochs = epochs or {d: EPOCHS[d] for d in datasets}
     if REFERENCE not in presets:
         raise ValueError(f"the benchmark compares with {REFERENCE}: keep it among the presets")
     labels = {d: dataset_label(d, len(_data(d, mnist_dir).X_train)) for d in datasets}
+    walk = functools.partial(protocol, datasets, out, presets, seeds, archs, epochs, shared_seeds, echo=echo)
+    if report_only:
+        return write_report(out, walk(), presets, labels)
     t0 = time.perf_counter()
     # local workers import this module and numpy_loop from here (remote ones need them on their path)
     os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     client, cluster, n, _ = start_client(workers, scheduler)
     echo(f"dask: {n} workers" + (f", dashboard {client.dashboard_link}" if cluster is not None else ""))
     try:
-        results = []
-        for stage in ("tune", "tune_cross", "test", "shared"):
-            chosen = choices(results, presets)
-            jobs = [j for d in datasets for j in stage_jobs(
-                stage, d, archs[d], presets, epochs[d], chosen,
-                seeds if stage != "shared" else [s for s in seeds if s in shared_seeds.get(d, seeds)])]
-            echo(f"stage {stage}: {len(jobs)} runs")
-            results = _merge(results, run_jobs(jobs, out, client, mnist_dir, echo))
-            write_report(out, results, presets, labels)
+        results = walk(run=lambda jobs: run_jobs(jobs, out, client, mnist_dir, echo),
+                       report=lambda results: write_report(out, results, presets, labels))
     finally:
         client.close()
         if cluster is not None:
@@ -541,11 +563,6 @@ def _merge(old, new):
     return list(seen.values())
 
 
-def load_results(out):
-    """Every finished run under OUT/runs (for --report-only)."""
-    return [json.loads(p.read_text()) for p in sorted((Path(out) / "runs").rglob("*.json"))]
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mnist", metavar="DIR", help="folder with the four MNIST IDX files; adds the MNIST benchmark")
@@ -559,14 +576,9 @@ def main(argv=None):
     datasets = ("digits", "mnist") if args.mnist else ("digits",)
     if args.mnist and not Path(args.mnist).is_dir():
         parser.error(f"--mnist {args.mnist}: no such folder; give the folder that holds the four MNIST IDX files")
-    if args.report_only:
-        results = load_results(args.out)
-        labels = {d: dataset_label(d, len(_data(d, args.mnist).X_train)) for d in datasets}
-        write_report(args.out, results, args.presets, labels)
-        return
     mnist = str(Path(args.mnist).resolve()) if args.mnist else None  # the workers' working folder may differ
     run_benchmark(datasets, args.out, mnist, args.presets, tuple(range(args.seeds)), workers=args.workers,
-                  scheduler=args.scheduler)
+                  scheduler=args.scheduler, report_only=args.report_only)
 
 
 if __name__ == "__main__":

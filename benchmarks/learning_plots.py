@@ -8,6 +8,8 @@
     t-interval, tuned and shared settings side by side.
 ``<dataset>_tuning.png``
     stage 1: the validation score of every (eta, lam) per preset at each tuned architecture.
+``<dataset>_tradeoff.png``
+    stage 1 at eta = 0.02: validation score and forward-feedback angle against lam.
 """
 from __future__ import annotations
 
@@ -138,6 +140,39 @@ def plot_tuning(path, tuning, grid, title):
     _save(fig, path)
 
 
+def plot_tradeoff(path, tuning, title, eta=0.02):
+    """Stage 1 at one eta: validation score and final forward-feedback angle against lam, per preset.
+
+    The weight decay lam is what pulls B towards W^T in Kolen-Pollack and in the four-synapse
+    circuit; this shows what it costs in accuracy (backprop has no angle to gain)."""
+    stage1 = [r for r in tuning if r["eta_c"] == 0.002 and r["eta_u"] == 0.0005 and r["eta"] == eta
+              and r["val_score"] != ""]
+    archs = _archs(stage1)
+    if not archs:
+        return
+    fig, axes = plt.subplots(len(archs), 2, figsize=(9, 3.0 * len(archs)), squeeze=False)
+    for row, arch in zip(axes, archs):
+        for preset in PRESET_NAMES:
+            rs = sorted((r for r in stage1 if r["arch"] == arch and r["preset"] == preset), key=lambda r: r["lam"])
+            if not rs:
+                continue
+            lam = [r["lam"] for r in rs]
+            row[0].plot(lam, [r["val_score"] for r in rs], "o-", color=COLORS[preset], label=preset)
+            row[1].plot(lam, [r["ff_angle"] for r in rs], "o-", color=COLORS[preset], label=preset)
+        for ax in row:
+            ax.set_xscale("log")
+            ax.set_xlabel("lam (weight decay of W and B)")
+            ax.grid(alpha=0.3)
+        row[0].set_ylabel(f"{arch}\nvalidation score")
+        row[1].set_ylabel("forward-feedback angle (deg)")
+        row[1].set_ylim(0, 95)
+    axes[0, 1].legend(fontsize=7)
+    fig.suptitle(f"{title}: the decay that aligns B with W costs accuracy (stage 1, eta = {eta:g}, seed 0)",
+                 fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
 def plot_all(out, tests, tuning, summary, chosen, labels):
     """Every figure of every data set present in the results."""
     from learning import DATASET_GRID, GRID, PARAMS
@@ -152,3 +187,4 @@ def plot_all(out, tests, tuning, summary, chosen, labels):
         tu = [r for r in tuning if r["dataset"] == label]
         if tu:
             plot_tuning(out / f"{dataset}_tuning.png", tu, DATASET_GRID.get(dataset, GRID), label)
+            plot_tradeoff(out / f"{dataset}_tradeoff.png", tu, label)

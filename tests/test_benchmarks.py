@@ -215,6 +215,12 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     again = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
     assert not any("runs to do" in s for s in lines) and again == rows
     assert {p: p.stat().st_mtime for p in (out / "runs").rglob("*.json")} == stamp
+    # --report-only counts the protocol's runs only: a run of another grid lying in the folder is not one
+    stray = json.loads(next((out / "runs" / "tune").rglob("*.json")).read_text())
+    stray.update(eta=0.5, curve=[dict(c, acc=1.0) for c in stray["curve"]])
+    (out / "runs" / "tune" / "stray.json").write_text(json.dumps(stray))
+    assert learning.run_benchmark(("digits",), out, echo=lines.append, report_only=True, **kw) == rows
+    assert len(list(csv.DictReader(open(out / "tuning.csv")))) == len(tuning)
 
 
 def test_learning_benchmark_reads_mnist_idx(tmp_path, rng):
