@@ -365,6 +365,9 @@ def summarize(test_results, chosen, labels):
             settings.append("shared")
         for setting in settings:
             by_key.setdefault((r["dataset"], r["arch"], setting, r["preset"]), []).append(r)
+    for key in [k for k in by_key if k[2] == "shared"]:  # a shared stage that was not run: backprop's own runs only
+        if not any(k[:3] == key[:3] and k[3] != REFERENCE for k in by_key):
+            del by_key[key]
     for (dataset, arch, setting, preset), rs in sorted(by_key.items(), key=lambda kv: _order(kv[0])):
         acc = {r["seed"]: r["final_acc"] for r in rs}
         reference = {r["seed"]: r["final_acc"] for r in by_key.get((dataset, arch, setting, REFERENCE), [])}
