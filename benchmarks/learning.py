@@ -8,18 +8,20 @@ The protocol (docs/benchmarks.md, section 1, says why each choice was made):
    (1150 + 288 validation), 359 test. MNIST: the IDX files of ``--mnist DIR`` as given
    (MNIST-8k: 8000 training (6400 + 1600 validation), 2000 test).
 2. **Stage 1: eta x lam.** Every preset is trained on the 80% with every (eta, lam) of
-   :data:`GRID` (seed 0, the cross-stream parameters at their defaults) and scored by its
-   mean validation accuracy over the last :data:`SCORE_EPOCHS` epochs (one single-sample
-   snapshot is noisy); the best score wins, a diverged run scores nothing.
+   :data:`GRID` (:data:`DATASET_GRID` where a data set has its own; seed 0, the cross-stream
+   parameters at their defaults) and scored by its mean validation accuracy over the last
+   :data:`SCORE_EPOCHS` epochs (one single-sample snapshot is noisy); the best score wins
+   (ties: the smallest eta, then lam), a diverged run scores nothing.
 3. **Stage 2: the cross-stream rates.** At its chosen (eta, lam), four_synapse tries every
    (eta_c, eta_u) of :data:`CROSS_GRID` and four_synapse_fixed_u every eta_c; scored the same way.
 4. **Test, once.** Each preset's chosen setting is trained on the whole training set (train +
    validation) with seeds 0..4 and its test accuracy recorded after every epoch; the last one
    is the result. The same is done with every preset at **backprop's** chosen setting (the
-   cross-stream rates at their defaults), to show whether a preset needs its own tuning.
+   cross-stream rates at their defaults; :data:`SHARED_SEEDS`), to show whether a preset
+   needs its own tuning.
 
-Epochs (:data:`EPOCHS`) are fixed per data set, long enough that backprop's validation
-accuracy has stopped rising (docs/benchmarks.md shows the curves). Where a data set's
+Epochs (:data:`EPOCHS`) are fixed per data set from a pilot of backprop's validation
+accuracy; summary.md ends with the validation curve of backprop's chosen run as the check. Where a data set's
 architectures are not all tuned (:data:`TUNE_ARCHS`: MNIST is tuned at 784-256-256-10 only,
 to fit the compute), the others take the setting chosen at the tuned one.
 
@@ -44,15 +46,16 @@ Outputs under OUT (default ``benchmarks/results/learning``), rewritten after eac
     per data set, architecture, preset and setting (tuned or shared): mean and sd of the
     final test accuracy over seeds, the paired difference to backprop (same seed) with its
     95% t-interval, the chosen eta and lam, epochs and wall time.
-``<dataset>_curves.png``, ``<dataset>_diff.png``, ``<dataset>_tuning.png``
+``<dataset>_curves.png``, ``<dataset>_diff.png``, ``<dataset>_tuning.png``, ``<dataset>_tradeoff.png``
     test accuracy and forward-feedback angle over training (mean and sd band over seeds);
-    the paired differences to backprop with their intervals; stage 1's validation scores.
+    the paired differences to backprop with their intervals; stage 1's validation scores;
+    validation score and forward-feedback angle against lam at eta = 0.02.
 
 Run::
 
     .venv/bin/python benchmarks/learning.py                                  # digits only
     .venv/bin/python benchmarks/learning.py --mnist ../shared/data/mnist-8k  # digits and MNIST-8k
-    .venv/bin/python benchmarks/learning.py --report-only                    # tables and figures from runs/
+    .venv/bin/python benchmarks/learning.py --report-only [--mnist DIR]      # tables and figures from runs/
 """
 from __future__ import annotations
 
