@@ -13,15 +13,13 @@
 """
 from __future__ import annotations
 
-import io
-
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from selfassembly.io import atomic_write_bytes  # noqa: E402
+from selfassembly.analysis.plots import save_png  # noqa: E402
 from selfassembly.plasticity.presets import PRESET_NAMES  # noqa: E402
 
 __all__ = ["plot_all"]
@@ -30,10 +28,7 @@ COLORS = dict(zip(PRESET_NAMES, plt.get_cmap("tab10").colors))
 
 
 def _save(fig, path):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return save_png(fig, path, dpi=100)
 
 
 def _archs(rows):

@@ -46,6 +46,7 @@ import numpy as np  # noqa: E402
 
 from ..errors import InputError  # noqa: E402
 from ..io import SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots, write_json  # noqa: E402
+from .plots import save_png  # noqa: E402
 from .physiology import SONG_DENSITY, TRIAD_CLASSES, model_statistics  # noqa: E402
 from .physiology_data import STATISTICS, check_duplicates, load_user_data, shipped_data  # noqa: E402
 
@@ -679,14 +680,7 @@ def _triad_bars(ax, xs, items, width, color, label):
 
 
 def _save(fig, path):
-    import io
-
-    from ..io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
+    return save_png(fig, path, dpi=100)
 
 
 # --------------------------------------------------------------------------- command line

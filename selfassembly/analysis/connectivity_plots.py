@@ -13,7 +13,6 @@ runs with the non-interactive Agg backend.
 """
 from __future__ import annotations
 
-import io
 
 import matplotlib
 
@@ -23,7 +22,7 @@ import numpy as np  # noqa: E402
 from matplotlib.collections import LineCollection  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 
-from ..io import atomic_write_bytes  # noqa: E402
+from .plots import save_png  # noqa: E402
 from .alignment import angle, effective_feedback  # noqa: E402
 from .timecourse import series  # noqa: E402
 
@@ -34,10 +33,7 @@ COLORS = {"W": "tab:blue", "B": "tab:red", "U": "tab:green", "V": "tab:orange"}
 
 
 def _save(fig, path):
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+    return save_png(fig, path, dpi=110, bbox_inches="tight")
 
 
 def _position(stream, layer, index, n):

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plot_training", "training_figures"]
+__all__ = ["plot_training", "training_figures", "png_bytes", "save_png"]
 
 _LINESTYLES = ["-", "--", ":", "-."]
 
@@ -43,11 +43,20 @@ def plot_training(rows, out):
     return paths
 
 
-def _png(fig):
+def png_bytes(fig, dpi=110, **savefig_kw):
+    """The figure as PNG bytes; the figure is closed."""
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120)
+    fig.savefig(buf, format="png", dpi=dpi, **savefig_kw)
     plt.close(fig)
     return buf.getvalue()
+
+
+def save_png(fig, path, dpi=110, **savefig_kw):
+    """Write the figure as PNG atomically (the one way every plot of the project is saved); returns the path."""
+    from ..io import atomic_write_bytes
+
+    atomic_write_bytes(path, png_bytes(fig, dpi, **savefig_kw))
+    return Path(path)
 
 
 def training_figures(rows):
@@ -70,7 +79,7 @@ def training_figures(rows):
     ax.legend(fontsize=8)
     ax.set_title("Learning: test accuracy over training")
     fig.tight_layout()
-    figures["accuracy.png"] = _png(fig)
+    figures["accuracy.png"] = png_bytes(fig, dpi=120)
 
     angle_keys = sorted({k for r in rows for k in r if k.startswith("ff_angle_")})
     orth_keys = sorted({k for r in rows for k in r if k.startswith("u_orth_")})
@@ -97,5 +106,5 @@ def training_figures(rows):
     ax_u.legend(fontsize=6, ncol=2)
     ax_u.set_title("Orthogonality of U (0 = orthogonal)")
     fig.tight_layout()
-    figures["alignment.png"] = _png(fig)
+    figures["alignment.png"] = png_bytes(fig, dpi=120)
     return figures

@@ -10,20 +10,13 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from .plots import save_png  # noqa: E402
+
 __all__ = ["write_sweep_figures", "plot_phase_diagram", "plot_curves"]
 
 
 def _save(fig, path):
-    """Write the figure as PNG atomically."""
-    import io
-
-    from ..io import atomic_write_bytes
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write_bytes(path, buf.getvalue())
-    return Path(path)
+    return save_png(fig, path, dpi=110)
 
 
 def _label(axis):
