@@ -324,9 +324,8 @@ def stage_jobs(stage, dataset, archs, presets, epochs, chosen=None, seeds=SEEDS)
             setting = chosen.get((dataset, source, REFERENCE if stage == "shared" else preset))
             if setting is None:
                 continue
-            cross = {} if stage == "shared" else {"eta_c": setting["eta_c"], "eta_u": setting["eta_u"]}
-            jobs += [_job("test", dataset, arch, preset, s, epochs, setting["eta"], setting["lam"], **cross)
-                     for s in seeds]
+            # shared: backprop's setting, whose cross-stream rates are the defaults (it has none to tune)
+            jobs += [_job("test", dataset, arch, preset, s, epochs, *(setting[k] for k in PARAMS)) for s in seeds]
     else:
         raise ValueError(f"unknown stage {stage!r}")
     return jobs
@@ -564,9 +563,8 @@ def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets
 
 
 def _merge(old, new):
-    seen = {json.dumps({k: r[k] for k in ("stage", "dataset", "arch", "preset", "seed", *PARAMS)}): r for r in old}
-    seen.update({json.dumps({k: r[k] for k in ("stage", "dataset", "arch", "preset", "seed", *PARAMS)}): r for r in new})
-    return list(seen.values())
+    """Results of both lists, one per run (its file path names it), the newer kept."""
+    return list({job_path("", r): r for r in [*old, *new]}.values())
 
 
 def main(argv=None):

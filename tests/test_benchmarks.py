@@ -161,6 +161,19 @@ def test_learning_summary_pairs_seeds_with_a_t_interval():
             "diff_ci_low", "diff_ci_high", "eta", "lam"} <= set(tuned)
 
 
+def test_learning_test_and_shared_stages_take_the_right_settings():
+    chosen = {("digits", "64-8-10", "backprop"): _result("backprop", 0, 0.9, eta=0.02, lam=1e-4, stage="tune"),
+              ("digits", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta=0.04, lam=1e-3, eta_c=0.004,
+                                                           eta_u=0.001, stage="tune")}
+    archs, presets = ["64-8-10", "64-8-8-10"], ["backprop", "four_synapse"]
+    setting = lambda j: (j["eta"], j["lam"], j["eta_c"], j["eta_u"])  # noqa: E731
+    test = learning.stage_jobs("test", "digits", archs[:1], presets, 2, chosen, seeds=(0, 1))
+    assert {setting(j) for j in test if j["preset"] == "four_synapse"} == {(0.04, 1e-3, 0.004, 0.001)}
+    shared = learning.stage_jobs("shared", "digits", archs[:1], presets, 2, chosen, seeds=(0, 1))
+    assert {setting(j) for j in shared} == {(0.02, 1e-4, 0.002, 0.0005)}  # backprop's eta, lam; default cross rates
+    assert len(shared) == 4 and {j["stage"] for j in shared} == {"test"}
+
+
 def test_learning_split_and_labels():
     fit, val = learning.split(1438)
     assert len(val) == 288 and len(fit) == 1150 and not set(fit) & set(val)
