@@ -281,8 +281,9 @@ def instability(rows):
 def divergence_advice(config, rules=None):
     """What to change after a divergence: the plasticity parameters that are far above their defaults.
 
-    Names every float in [plasticity] more than 10 times its default, eta *
-    lam when it is 1 or more (the decay then overshoots zero every step), and,
+    Names every float in [plasticity] but the decay lam that is more than 10
+    times its default, eta * lam when it is 1 or more (the decay then
+    overshoots zero every step), and,
     for a preset whose U reconstructs (``rules``), eta_u / eta_c above
     :data:`~selfassembly.plasticity.presets.STABLE_U_RATIO` (U's rule is stable
     only while V mirrors U faster than U moves); otherwise suggests lowering eta.
@@ -290,6 +291,8 @@ def divergence_advice(config, rules=None):
     defaults = ExperimentConfig()
     large = []
     for name in ExperimentConfig.SECTIONS["plasticity"]:
+        if name == "lam":  # a decay damps; its one danger, eta * lam >= 1, has its own tip below
+            continue
         value, default = getattr(config, name), getattr(defaults, name, None)
         if isinstance(value, float) and isinstance(default, float) and default > 0 and value > 10 * default:
             large.append(f"plasticity.{name} (now {value:g}, default {default:g})")

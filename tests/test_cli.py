@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 
 from selfassembly.cli import main
-from selfassembly.config import quick_config
-from selfassembly.experiment import run_experiment
+from selfassembly.config import ExperimentConfig, quick_config
+from selfassembly.experiment import divergence_advice, run_experiment
 from selfassembly.io import load_snapshots
+from selfassembly.plasticity import ASSEMBLY_LAM
 
 
 @pytest.fixture(scope="module")
@@ -53,6 +54,14 @@ def test_rerun_skips_finished_presets(quick_run, capsys):
 def test_rerun_with_other_config_is_refused(quick_run, capsys):
     assert main(["run", "--quick", "--epochs", "2", "--out", str(quick_run)]) == 2
     assert "different configuration" in capsys.readouterr().err
+
+
+def test_divergence_advice_does_not_blame_the_assembly_regimes_decay():
+    """lam = 0.02 is 200 times the default but only damps; the advice names the large rate."""
+    config = ExperimentConfig(eta=1.0, lam=ASSEMBLY_LAM)
+    advice = divergence_advice(config)
+    assert "plasticity.eta (now 1, default 0.02)" in advice and "plasticity.lam" not in advice
+    assert "eta * lam" in divergence_advice(ExperimentConfig(eta=1.0, lam=1.5))  # the decay overshoots zero
 
 
 def test_divergence_is_recorded_and_the_run_goes_on(tmp_path, capsys):
