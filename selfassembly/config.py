@@ -39,8 +39,9 @@ from .plasticity.rules import U_RULES, V_RULES, check_number
 
 __all__ = ["ExperimentConfig", "ConfigError", "differences", "load_config", "quick_config", "DEFAULT_PRESETS", "SEED_LIMIT"]
 
-#: the story of the default run: the circuit, its no-assembly ablation, and the two references
-DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack", "backprop"]
+#: the story of the default run: the circuit, its two matched ablations (the assembly verdict tests
+#: against both), and the two references
+DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "feedback_alignment", "kolen_pollack", "backprop"]
 
 #: seeds must be below this (Brian2 seeds numpy's legacy generator, which takes 32-bit seeds)
 SEED_LIMIT = 2**32

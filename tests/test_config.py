@@ -1,4 +1,7 @@
 """Configuration: defaults, TOML round trip, and errors that name the field and the fix."""
+import csv
+from pathlib import Path
+
 import pytest
 
 from selfassembly.config import ConfigError, ExperimentConfig, load_config
@@ -7,8 +10,18 @@ from selfassembly.config import ConfigError, ExperimentConfig, load_config
 def test_defaults_are_the_self_assembly_experiment():
     c = ExperimentConfig()
     assert c.sizes == [64, 128, 128, 10]
-    assert c.presets == ["four_synapse", "four_synapse_fixed_cross", "kolen_pollack", "backprop"]
+    # the circuit, both matched ablations of the assembly verdict, and the two references
+    assert c.presets == ["four_synapse", "four_synapse_fixed_cross", "feedback_alignment", "kolen_pollack", "backprop"]
     assert c.dataset == "digits" and c.mode == "sample" and c.target == "numpy"
+
+
+def test_default_rates_are_backprops_tuned_setting():
+    """eta and lam are what the learning benchmark chose for backprop at the default architecture."""
+    chosen = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "learning" / "chosen.csv"
+    rows = [r for r in csv.DictReader(chosen.open())
+            if (r["dataset"], r["arch"], r["preset"]) == ("digits", "64-128-128-10", "backprop")]
+    c = ExperimentConfig()
+    assert len(rows) == 1 and (c.eta, c.lam) == (float(rows[0]["eta"]), float(rows[0]["lam"]))
 
 
 def test_toml_round_trip(tmp_path):
