@@ -1,7 +1,8 @@
 """Command-line entry point: ``selfassembly run | inspect | compare | sweep | presets``.
 
-``selfassembly run`` runs the self-assembly experiment (defaults: four_synapse,
-kolen_pollack, feedback_alignment and backprop on the bundled 8x8 digits).
+``selfassembly run`` runs the self-assembly experiment (defaults: four_synapse, its
+ablations four_synapse_fixed_cross and feedback_alignment, kolen_pollack and backprop
+on the bundled 8x8 digits).
 Settings come from the defaults, then ``--quick``, then ``--config FILE.toml``,
 then the flags given.
 
@@ -90,7 +91,8 @@ def _add_run(sub):
     add("--mode", "mode", "sample (one step per presentation) or dynamic (rates relax with tau_r)")
     add("--target", "target", "Brian2 code generation: numpy, cython or cpp_standalone")
     add("--eta", "eta", "learning rate of W and B", type=float)
-    add("--lam", "lam", "weight decay lambda of W and B", type=float)
+    add("--lam", "lam", "weight decay lambda of W and B (0.02: the assembly regime, where B aligns with W^T)",
+        type=float)
     add("--eta-c", "eta_c", "learning rate of the cross-stream pair U, V", dest="eta_c", type=float)
     add("--lam-c", "lam_c", "decay of the cross-stream pair", dest="lam_c", type=float)
     add("--sigma-xi", "sigma_xi", "amplitude of spontaneous activity (mirror and reconstruct rules)",
