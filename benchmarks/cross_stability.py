@@ -39,6 +39,7 @@ import numpy as np
 from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles, u_orthogonality
 from selfassembly.circuits import reference as ref
 from selfassembly.circuits.connectivity import initial_weights
+from selfassembly.circuits.numpy_engine import SampleLoop
 from selfassembly.datasets import load_dataset
 from selfassembly.experiment import presentation_order
 from selfassembly.io import atomic_write_text, write_csv
@@ -52,19 +53,21 @@ BLOW_UP = 1e6
 
 
 def train(sizes, f, eta_c, eta_u, seed, epochs, data):
-    """Train four_synapse (or four_synapse_fixed_u when eta_u = 0) with the reference equations."""
+    """Train four_synapse (or four_synapse_fixed_u when eta_u = 0) with the numpy engine (B: task rule only)."""
     preset = "four_synapse" if eta_u > 0 else "four_synapse_fixed_u"
-    rules = make_preset(preset, eta_c=eta_c, eta_u=eta_u)
+    # B's task rule only: the scan is about the cross-stream pair's stability, as committed
+    rules = make_preset(preset, eta_c=eta_c, eta_u=eta_u, b_rule="task")
     w, _ = initial_weights(sizes, rules, seed=seed)
+    loop = SampleLoop(sizes, rules, w, f, "softmax")
     order = presentation_order(len(data.X_train), epochs, seed)
     rng = np.random.default_rng([seed, 2])
     L = len(sizes) - 1
     for k, i in enumerate(order):
         xi = {l: rules.cross.sigma_xi * rng.standard_normal(sizes[l]) for l in range(1, L + 1)}
-        sig = ref.sweep(w, data.X_train[i], data.Y_train[i], f, "softmax")
-        w = ref.plasticity_step(w, sig, rules, xi)
-        if k % 100 == 0 and not all(np.all(np.abs(v) < BLOW_UP) for v in w.values()):
+        loop.present(data.X_train[i], data.Y_train[i], xi)
+        if k % 100 == 0 and not all(np.all(np.abs(v) < BLOW_UP) for v in (w := loop.weights()).values()):
             return {"status": "diverged", "at_presentation": k + 1}
+    w = loop.weights()
     if not all(np.all(np.isfinite(v)) for v in w.values()):
         return {"status": "diverged", "at_presentation": len(order)}
     _, acc = ref.evaluate(w, data.X_test, data.Y_test, f, "softmax")

@@ -76,7 +76,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:  # the workers import this file as a module, and numpy_loop beside it
     sys.path.insert(0, str(HERE))
 
-from numpy_loop import SampleLoop  # noqa: E402
+from selfassembly.circuits.numpy_engine import SampleLoop  # noqa: E402
 
 from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles  # noqa: E402
 from selfassembly.circuits import reference as ref  # noqa: E402

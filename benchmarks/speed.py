@@ -147,7 +147,7 @@ def worker_numpy_loop(problem, mode, result, repeats=1):
     import numpy as np
 
     sys.path.insert(0, str(HERE))
-    from numpy_loop import DynamicLoop, SampleLoop
+    from selfassembly.circuits.numpy_engine import DynamicLoop, SampleLoop
 
     from selfassembly.plasticity import make_preset
 

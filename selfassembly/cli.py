@@ -50,6 +50,7 @@ _OVERRIDES = {
     "sizes": "sizes", "presets": "presets", "epochs": "epochs", "seed": "seed", "mode": "mode",
     "target": "target", "eta": "eta", "lam": "lam", "eta_c": "eta_c", "lam_c": "lam_c",
     "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
+    "eta_b": "eta_b", "lam_b": "lam_b", "b_rule": "b_rule", "task": "task", "engine": "engine",
     "activation": "activation", "output": "output",
     "dataset": "dataset", "mnist": "mnist_dir", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
@@ -89,6 +90,8 @@ def _add_run(sub):
     add("--seed", "seed", "seed of the data split, initial weights, presentation order and Brian2 (0 .. 2**32-1)",
         type=int)
     add("--mode", "mode", "sample (one step per presentation) or dynamic (rates relax with tau_r)")
+    add("--engine", "engine", "brian2 (rate groups and Synapses; every mode and target) or numpy (the same "
+        "sample-clocked equations as numpy loops, 20-40x faster; docs/guide.md)")
     add("--target", "target", "Brian2 code generation: numpy, cython or cpp_standalone")
     add("--eta", "eta", "learning rate of W and B", type=float)
     add("--lam", "lam", "weight decay lambda of W and B (0.02: the assembly regime, where B aligns with W^T)",
@@ -103,6 +106,13 @@ def _add_run(sub):
         dest="cross_v")
     add("--cross-u", "cross_u", "override every preset's rule of U: fixed, reconstruct or hebbian (none: the preset's)",
         dest="cross_u")
+    add("--eta-b", "eta_b", "learning rate of B's loop mirror (B learns U W^T U^T from spontaneous activity)",
+        dest="eta_b", type=float)
+    add("--lam-b", "lam_b", "decay of B's loop mirror", dest="lam_b", type=float)
+    add("--b-rule", "b_rule", "override the rule of every plastic B: task, loop_mirror or both (none: the preset's)",
+        dest="b_rule")
+    add("--task", "task", "classification (labels, softmax) or reconstruction (target = input; needs --output "
+        "linear and n_L = n_0)")
     add("--activation", "activation", "hidden activation: tanh or relu")
     add("--output", "output", "output layer: softmax or linear")
     add("--dataset", "dataset", "digits (bundled) or mnist (needs --mnist DIR)")

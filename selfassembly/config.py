@@ -3,11 +3,11 @@
 A configuration file has these sections (every key optional)::
 
     [circuit]       sizes, activation, output
-    [data]          dataset, mnist_dir, test_fraction, max_train
+    [data]          dataset, task, mnist_dir, test_fraction, max_train
     [training]      presets, epochs, seed, records_per_epoch
-    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, cross_v, cross_u
+    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, eta_b, lam_b, cross_v, cross_u, b_rule
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
-    [simulator]     target, cache_dir
+    [simulator]     engine, target, cache_dir
     [connectivity.W] kind, scale, p     (likewise .B, .U, .V)
 
 ``selfassembly run`` writes the fully resolved configuration as
@@ -29,19 +29,24 @@ from pathlib import Path
 import tomli_w
 
 from .circuits.connectivity import Connectivity, check_sizes
+from .circuits.engines import ENGINES, check_engine
 from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES
 from .errors import InputError
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
-from .plasticity.rules import U_RULES, V_RULES, check_number
+from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
 
 __all__ = ["ExperimentConfig", "ConfigError", "differences", "load_config", "quick_config", "DEFAULT_PRESETS", "SEED_LIMIT"]
 
 #: the story of the default run: the circuit, its two matched ablations (the assembly verdict tests
 #: against both), and the two references
 DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "feedback_alignment", "kolen_pollack", "backprop"]
+
+#: what the circuit learns: labels (one-hot teacher, softmax) or its own input (linear output,
+#: squared error, through a bottleneck)
+TASKS = ("classification", "reconstruction")
 
 #: seeds must be below this (Brian2 seeds numpy's legacy generator, which takes 32-bit seeds)
 SEED_LIMIT = 2**32
@@ -78,6 +83,7 @@ class ExperimentConfig:
     output: str = "softmax"
     # [data]
     dataset: str = "digits"
+    task: str = "classification"
     mnist_dir: str = ""
     test_fraction: float = 0.2
     max_train: int = 0
@@ -93,8 +99,11 @@ class ExperimentConfig:
     lam_c: float = DEFAULT_PARAMS["lam_c"]
     sigma_xi: float = DEFAULT_PARAMS["sigma_xi"]
     eta_u: float = DEFAULT_PARAMS["eta_u"]
+    eta_b: float = DEFAULT_PARAMS["eta_b"]
+    lam_b: float = DEFAULT_PARAMS["lam_b"]
     cross_v: str = ""
     cross_u: str = ""
+    b_rule: str = ""
     # [time]
     mode: str = "sample"
     dt_ms: float = 0.0
@@ -102,6 +111,7 @@ class ExperimentConfig:
     T_present_ms: float = 20.0
     tau_xi_ms: float = 0.0
     # [simulator]
+    engine: str = "brian2"
     target: str = "numpy"
     cache_dir: str = ""
     # [connectivity.X]
@@ -109,11 +119,12 @@ class ExperimentConfig:
 
     SECTIONS = {
         "circuit": ("sizes", "activation", "output"),
-        "data": ("dataset", "mnist_dir", "test_fraction", "max_train"),
+        "data": ("dataset", "task", "mnist_dir", "test_fraction", "max_train"),
         "training": ("presets", "epochs", "seed", "records_per_epoch"),
-        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "cross_v", "cross_u"),
+        "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "eta_b", "lam_b", "cross_v", "cross_u",
+                       "b_rule"),
         "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"),
-        "simulator": ("target", "cache_dir"),
+        "simulator": ("engine", "target", "cache_dir"),
     }
 
     def __post_init__(self):
@@ -138,10 +149,17 @@ class ExperimentConfig:
         _choice("data.dataset", self.dataset, DATASET_NAMES)
         _choice("time.mode", self.mode, MODE_NAMES)
         _choice("simulator.target", self.target, TARGETS)
+        _choice("simulator.engine", self.engine, ENGINES)
+        _choice("data.task", self.task, TASKS)
+        if self.task == "reconstruction" and self.output != "linear":
+            raise ConfigError("data.task is 'reconstruction' (target = input, squared error) but circuit.output is "
+                              f"{self.output!r}; set circuit.output = 'linear' (--output linear)")
         if self.cross_v:
             _choice("plasticity.cross_v", self.cross_v, V_RULES)
         if self.cross_u:
             _choice("plasticity.cross_u", self.cross_u, U_RULES)
+        if self.b_rule:
+            _choice("plasticity.b_rule", self.b_rule, B_RULES)
         if isinstance(self.presets, str):
             self.presets = [p.strip() for p in self.presets.split(",") if p.strip()]
         if not self.presets:
@@ -161,18 +179,18 @@ class ExperimentConfig:
             self.test_fraction = check_number("data.test_fraction", self.test_fraction, positive=True)
             if self.test_fraction >= 1:
                 raise ValueError(f"data.test_fraction must be below 1, got {self.test_fraction}")
-            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u"):
+            for name in ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "eta_b", "lam_b"):
                 setattr(self, name, check_number(f"plasticity.{name}", getattr(self, name), nonnegative=True))
             for name in ("dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"):
                 setattr(self, name, check_number(f"time.{name}", getattr(self, name), nonnegative=True))
-            self.time_mode()
+            check_engine(self.engine, self.time_mode())
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
         for p in self.presets:  # rule overrides a preset cannot take (weight transport needs U = V = I, fixed)
             try:
                 self.rules(p)
             except ValueError as exc:
-                raise ConfigError(f"plasticity.cross_v/cross_u: {exc}; leave {p} out of training.presets, "
+                raise ConfigError(f"plasticity.cross_v/cross_u/b_rule: {exc}; leave {p} out of training.presets, "
                                   "or drop the override") from None
         self.connectivity = _check_connectivity(self.connectivity)
         if self.mnist_dir:  # absolute, so that config.toml means the same folder from anywhere
@@ -220,7 +238,8 @@ class ExperimentConfig:
     def rules(self, preset):
         """The :class:`~selfassembly.plasticity.RuleSet` of one preset with this configuration's numbers."""
         return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,
-                           cross_v=self.cross_v or None, cross_u=self.cross_u or None)
+                           cross_v=self.cross_v or None, cross_u=self.cross_u or None, eta_b=self.eta_b,
+                           lam_b=self.lam_b, b_rule=self.b_rule or None)
 
     def connectivity_objects(self):
         return {k: Connectivity(**v) for k, v in self.connectivity.items()}

@@ -42,8 +42,9 @@ import numpy as np
 
 from .analysis.timecourse import alignment_timecourse
 from .circuits import reference as ref
+from .circuits import engines
 from .circuits.connectivity import initial_weights
-from .circuits.network import DivergenceError, Stimulus, build_circuit, configure_target
+from .circuits.network import DivergenceError, Stimulus, configure_target
 from . import __version__
 from .config import ConfigError, ExperimentConfig, differences, load_config
 from .datasets import load_dataset
@@ -98,6 +99,8 @@ class PresetResult:
             "message": self.message,
             "steps": int(last["step"]),
             "final_test_acc": last["test_acc"],
+            **({"final_test_error": last["test_error"], "mean_predictor_error": last["mean_predictor_error"]}
+               if "test_error" in last else {}),
             "final_train_acc": last["train_acc"],
             "final_test_loss": last["test_loss"],
             "ff_angle": {k.split("_")[-1]: v for k, v in last.items() if k.startswith("ff_angle_")},
@@ -119,6 +122,7 @@ def metrics_rows(preset, snapshots, data, config, n_train):
     """Evaluate every snapshot: losses, accuracies and the measures of
     :func:`~selfassembly.analysis.timecourse.alignment_timecourse` (angles, U's orthogonality)."""
     Xg, Yg = data.X_test[:N_GRADIENT_SAMPLES], data.Y_test[:N_GRADIENT_SAMPLES]
+    mean_error = mean_predictor_error(data)
     measures = alignment_timecourse(snapshots, Xg, Yg, config.activation, config.output)
     rows = []
     for k, step in enumerate(snapshots.steps):
@@ -127,6 +131,9 @@ def metrics_rows(preset, snapshots, data, config, n_train):
         test_loss, test_acc = ref.evaluate(w, data.X_test, data.Y_test, config.activation, config.output)
         row = {"preset": preset, "step": int(step), "epoch": round(int(step) / n_train, 4),
                "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
+        if config.task == "reconstruction":  # accuracy means nothing; the error per sample does
+            row.update(train_acc=math.nan, test_acc=math.nan, train_error=2 * train_loss, test_error=2 * test_loss,
+                       mean_predictor_error=mean_error)
         row.update({name: value for name, value in measures[k].items() if name != "step"})
         rows.append(row)
     return rows
@@ -163,25 +170,26 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None, binarie
     n_total = len(order)
     record_every = max(1, n_train // config.records_per_epoch)
 
-    def make_circuit():
+    def make_circuit(engine="brian2"):
         weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
         stimulus = Stimulus(data.X_train, data.Y_train, order)
-        return build_circuit(config.sizes, rules, weights, masks, stimulus, mode, config.activation, config.output,
-                             record_every=record_every, name=preset)
+        return engines.build(engine, config.sizes, rules, weights, masks, stimulus, mode, config.activation,
+                             config.output, record_every=record_every, name=preset, seed=config.seed)
 
     diverged_at = None
-    if binaries is not None and config.target == "cpp_standalone":
+    if binaries is not None and config.engine == "brian2" and config.target == "cpp_standalone":
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             circuit = binaries.run(config, preset, n_total, make_circuit)
             steps, recorded = circuit.recorded_weights()
             final = circuit.weights()
     else:
-        configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
-        b2.seed(config.seed)
-        np.random.seed(config.seed)
+        if config.engine == "brian2":
+            configure_target(config.target, cache_dir=config.cache_dir or None, standalone_dir=standalone_dir)
+            b2.seed(config.seed)
+            np.random.seed(config.seed)
         t0 = time.perf_counter()
-        circuit = make_circuit()
+        circuit = make_circuit(config.engine)
         steps, recorded, final, diverged_at = _simulate(circuit, config, preset, data, n_total, record_every,
                                                         progress, t0)
     masks = circuit.masks
@@ -317,7 +325,15 @@ def load_run_data(config):
     data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
     if config.max_train:
         data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
+    if config.task == "reconstruction":  # the teacher is the input itself
+        data.Y_train, data.Y_test = data.X_train.copy(), data.X_test.copy()
     return data
+
+
+def mean_predictor_error(data):
+    """Test squared error per sample (summed over outputs) of predicting the training mean: the
+    floor a reconstruction must beat."""
+    return float(np.mean(np.sum((data.Y_test - data.Y_train.mean(axis=0)) ** 2, axis=1)))
 
 
 def estimate_memory(config, n_train):
@@ -666,10 +682,16 @@ def format_summary(summary, config=None):
     """The short table printed at the end of a run."""
     presets = summary["presets"]
     layers = sorted({l for s in presets.values() for l in s["ff_angle"]}, key=int)
-    head = f"{'preset':<26}{'test acc':>9}" + "".join(f"{'angle W' + l:>10}" for l in layers) + f"{'time (s)':>10}  status"
+    error = any("final_test_error" in s for s in presets.values())  # reconstruction: lower is better
+    head = (f"{'preset':<29}{'test err' if error else 'test acc':>9}" + "".join(f"{'angle W' + l:>10}" for l in layers)
+            + f"{'time (s)':>10}  status")
     lines = [head, "-" * len(head)]
     for name, s in presets.items():
         angles = "".join(_num(s["ff_angle"].get(l), "10.1f") for l in layers)
-        lines.append(f"{name:<26}{_num(s['final_test_acc'], '9.3f')}{angles}{_num(s['wall_time_s'], '10.1f')}  {s['status']}")
+        score = s.get("final_test_error") if error else s["final_test_acc"]
+        lines.append(f"{name:<29}{_num(score, '9.3f')}{angles}{_num(s['wall_time_s'], '10.1f')}  {s['status']}")
+    if error:
+        floor = next(s["mean_predictor_error"] for s in presets.values() if "mean_predictor_error" in s)
+        lines.append(f"test err: squared error per test sample, summed over outputs (predicting the mean: {_num(floor, '.3f')})")
     lines.append("angle Wl: forward-feedback angle (degrees) between W_l^T and V_{l-1} B_l U_l; 90 = random, 0 = aligned")
     return "\n".join(lines)

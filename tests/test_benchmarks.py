@@ -12,13 +12,14 @@ from selfassembly.circuits import reference as ref
 from selfassembly.io import population_names
 from selfassembly.plasticity import PRESET_NAMES, make_preset
 
+from model_reference import plasticity_step
+from selfassembly.circuits.numpy_engine import DynamicLoop, SampleLoop
 from conftest import small_problem
 from test_idx import write_mnist
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import learning  # noqa: E402
 import speed  # noqa: E402
-from numpy_loop import DynamicLoop, SampleLoop  # noqa: E402
 
 #: (preset, V rule, U rule): every preset as it is, and the Hebbian pair on the four-synapse circuit
 #: (V and U both Hebbian; V mirroring on spontaneous activity while U is Hebbian)
@@ -42,7 +43,7 @@ def test_sample_loop_matches_reference(rng, seed, preset, cross_v, cross_u, f, o
     for k in stim.order:
         xi = {l: rng.normal(size=sizes[l]) for l in range(1, len(sizes))}  # every layer l = 1..L, the top too
         sig = ref.sweep(expected, stim.X[k], stim.Y[k], f, output)
-        expected = ref.plasticity_step(expected, sig, rules, xi)
+        expected = plasticity_step(expected, sig, rules, xi)
         loop.present(stim.X[k], stim.Y[k], xi)
     got = loop.weights()
     assert set(got) == set(expected) == set(population_names(len(sizes) - 1))
@@ -72,7 +73,7 @@ def test_dynamic_loop_matches_circuit(rng, seed, preset, cross_v, cross_u):
         k = stim.order[step // mode.steps_per_presentation]
         c.network.run(mode.dt, namespace={})
         # the circuit's spontaneous activity of this step, in every layer l = 1..L (the top too)
-        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, L + 1)} if rules.cross.needs_noise else None
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, L + 1)} if rules.needs_noise else None
         loop.step(stim.X[k], stim.Y[k], xi)
     got, want = loop.weights(), c.weights()
     assert set(got) == set(want) == set(population_names(L))

@@ -6,6 +6,7 @@ from selfassembly.circuits import Connectivity, Dynamic, Stimulus, build_circuit
 from selfassembly.circuits import reference as ref
 from selfassembly.plasticity import PRESET_NAMES, make_preset
 
+from model_reference import plasticity_step
 from conftest import small_circuit, small_problem
 
 SIGNALS = {"h": "h", "r": "r", "e": "err", "m": "m", "p": "p", "d": "q"}
@@ -60,9 +61,9 @@ def test_plasticity_steps_match_numpy(rng, seed, preset):
     expected = dict(w)
     for k in stim.order:
         c.run(1)
-        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes))} if rules.cross.needs_noise else None
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes))} if rules.needs_noise else None
         sig = ref.sweep(expected, stim.X[k], stim.Y[k])
-        expected = ref.plasticity_step(expected, sig, rules, xi)
+        expected = plasticity_step(expected, sig, rules, xi)
     got = c.weights()
     changed = 0
     for name in expected:
@@ -130,13 +131,13 @@ def test_backprop_update_is_true_gradient(rng, seed):
 @pytest.mark.parametrize("preset", ["kolen_pollack", "four_synapse"])
 def test_dynamic_mode_approaches_sample_clocked(rng, seed, preset):
     """tau_r << T_present << tau_w: the dynamic mode's weights and forward-feedback angles approach
-    the sample-clocked ones. four_synapse runs with its cross-stream rates at 0 here, so that both
-    modes are deterministic (the noise-driven pair is tested statistically below)."""
+    the sample-clocked ones. four_synapse runs with its cross-stream rates and its loop mirror at 0
+    here, so that both modes are deterministic (the noise-driven rules are tested statistically below)."""
     from selfassembly.analysis.alignment import forward_feedback_angles
 
     sizes = [5, 4, 3, 2]
     # tau_w = T_present / eta = 500 T_present: weights barely move within one presentation
-    rules, w, m = small_circuit(preset, sizes, seed, eta=0.002, eta_c=0.0, eta_u=0.0)
+    rules, w, m = small_circuit(preset, sizes, seed, eta=0.002, eta_c=0.0, eta_u=0.0, eta_b=0.0)
     stim = small_problem(rng, sizes, n_steps=3)
     sample = build_circuit(sizes, rules, w, m, stim, name="sample")
     sample.run(3)
@@ -167,9 +168,10 @@ def test_dynamic_cross_stream_pair_matches_sample_clocked(rng, seed, plot_dir):
     from selfassembly.analysis.alignment import cross_stream_angles, u_orthogonality
 
     sizes = [3, 10, 8, 4]
-    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.0, lam=0.0, eta_c=0.05, eta_u=0.0125)
+    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.0, lam=0.0, eta_c=0.05, eta_u=0.0125,
+                                eta_b=0.02, lam_b=1.0)
     stim = small_problem(rng, sizes, n_steps=250)
-    measured = {}
+    measured, loop = {}, {}
     for label, mode in (("sample", None), ("dt 0.1 ms", Dynamic(tau_r_ms=0.2, T_present_ms=1.0, dt_ms=0.1)),
                         ("dt 0.05 ms", Dynamic(tau_r_ms=0.2, T_present_ms=1.0, dt_ms=0.05))):
         c = build_circuit(sizes, rules, w, m, stim, mode=mode, record_every=25, name=label.replace(" ", "").replace(".", ""))
@@ -178,12 +180,21 @@ def test_dynamic_cross_stream_pair_matches_sample_clocked(rng, seed, plot_dir):
         late = [{k: v[i] for k, v in rec.items()} for i in range(len(steps)) if steps[i] >= 100]  # after V's 20-step decay
         measured[label] = (np.mean([list(cross_stream_angles(f).values()) for f in late]),
                            np.mean([list(u_orthogonality(f).values()) for f in late]))
+        # B's loop mirror: B_{l+1} against its fixed point U_l W_{l+1}^T U_{l+1}^T (W does not learn here)
+        loop[label] = np.mean([_angle(f["B3"], f["U2"] @ f["W3"].T @ f["U3"].T) for f in late])
     (cross0, orth0) = measured["sample"]
     assert 15 < cross0 < 45 and orth0 < 0.75  # assembled from 90 deg and about 1, to the noise floor
+    assert loop["sample"] < 40, loop  # from about 90 deg
     for label in ("dt 0.1 ms", "dt 0.05 ms"):
         cross, orth = measured[label]
         assert abs(cross - cross0) < 5, measured
         assert abs(orth - orth0) < 0.08, measured
+        assert abs(loop[label] - loop["sample"]) < 6, loop
+
+
+def _angle(a, b):
+    cos = np.sum(a * b) / (np.linalg.norm(a) * np.linalg.norm(b))
+    return float(np.degrees(np.arccos(np.clip(cos, -1, 1))))
 
 
 def test_tied_feedback_stays_tied_in_dynamic_mode(rng, seed):
@@ -244,15 +255,17 @@ def test_cpp_standalone_matches_numpy(rng, seed, tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["cython", "cpp_standalone"])
-def test_compiled_targets_compute_the_new_rule(rng, seed, tmp_path, target):
-    """four_synapse (V mirror, U reconstruction, V_L) on a compiled target equals reference.py fed
-    with the spontaneous activity that target drew (each target has its own random stream)."""
+@pytest.mark.parametrize("preset", ["four_synapse", "weight_mirror"])
+def test_compiled_targets_compute_the_new_rule(rng, seed, tmp_path, target, preset):
+    """four_synapse (V mirror, U reconstruction, V_L, B's task rule and loop mirror) and weight_mirror
+    on a compiled target equal the reference fed with the spontaneous activity that target drew
+    (each target has its own random stream)."""
     import brian2 as b2
 
     from selfassembly.circuits import configure_target
 
     sizes = [6, 5, 4, 3]
-    rules, w, m = small_circuit("four_synapse", sizes, seed, eta=0.05, eta_c=0.05, eta_u=0.0125)
+    rules, w, m = small_circuit(preset, sizes, seed, eta=0.05, eta_c=0.05, eta_u=0.0125, eta_b=0.05, lam_b=0.5)
     stim = small_problem(rng, sizes, n_steps=6)
     configure_target(target, cache_dir=str(tmp_path / "cache"), standalone_dir=str(tmp_path / "sa"))
     try:
@@ -269,11 +282,19 @@ def test_compiled_targets_compute_the_new_rule(rng, seed, tmp_path, target):
     expected = dict(w)
     for k, sample in enumerate(stim.order):
         sig = ref.sweep(expected, stim.X[sample], stim.Y[sample])
-        expected = ref.plasticity_step(expected, sig, rules, {l: xi[l][:, k] for l in xi})
+        expected = plasticity_step(expected, sig, rules, {l: xi[l][:, k] for l in xi})
+    without_mirror = dict(w)  # the same steps with B's task rule alone: the mirror must show
+    task_only = make_preset(preset, eta=0.05, eta_c=0.05, eta_u=0.0125, b_rule="task") if preset == "four_synapse" else None
+    for k, sample in enumerate(stim.order):
+        if task_only:
+            sig = ref.sweep(without_mirror, stim.X[sample], stim.Y[sample])
+            without_mirror = plasticity_step(without_mirror, sig, task_only, {l: xi[l][:, k] for l in xi})
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-9, atol=1e-12, err_msg=name)
-    for name in ("U1", "U3", "V3"):
-        assert not np.allclose(got[name], w[name])
+    for name in ("B2", "B3") + (("U1", "U3", "V3") if preset == "four_synapse" else ()):
+        assert not np.allclose(got[name], w[name]), name
+    for name in ("B2", "B3"):
+        assert not np.allclose(got[name], without_mirror[name] if task_only else w[name], rtol=1e-3), name
 
 
 # ---- bad input ---------------------------------------------------------------

@@ -22,6 +22,7 @@ __all__ = [
     "effective_feedback",
     "forward_feedback_angles",
     "cross_stream_angles",
+    "feedback_scale",
     "gradient_alignment",
     "u_orthogonality",
     "u_condition",
@@ -66,6 +67,21 @@ def forward_feedback_angles(weights):
     """Angle between W_{l+1}^T and M_{l+1} for l = 1 .. L-1, as ``{l + 1: degrees}``."""
     L = _layers(weights)
     return {l + 1: angle(weights[f"W{l + 1}"].T, effective_feedback(weights, l)) for l in range(1, L)}
+
+
+def feedback_scale(weights):
+    """||M_{l+1}||_F / ||W_{l+1}^T||_F for l = 1 .. L-1, as ``{l + 1: ratio}``: how much the effective
+    feedback M = V_l B_{l+1} U_{l+1} amplifies the error it carries down, relative to backprop's W^T
+    (1 for backprop). Over several layers the ratios multiply.
+
+    >>> w = {"W1": np.eye(2), "W2": np.eye(2), "B2": 3 * np.eye(2), "U1": np.eye(2), "U2": np.eye(2),
+    ...      "V1": 0.5 * np.eye(2), "V2": np.eye(2)}
+    >>> feedback_scale(w)
+    {2: 1.5}
+    """
+    L = _layers(weights)
+    return {l + 1: round(float(np.linalg.norm(effective_feedback(weights, l)) / np.linalg.norm(weights[f"W{l + 1}"])), 6)
+            for l in range(1, L)}
 
 
 def cross_stream_angles(weights):

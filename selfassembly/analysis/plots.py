@@ -69,21 +69,30 @@ def training_figures(rows):
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     colors = {p: f"C{k}" for k, p in enumerate(presets)}
 
+    error = any("test_error" in r for r in rows)  # the reconstruction task: lower is better
     fig, ax = plt.subplots(figsize=(6, 4))
     for p in presets:
-        ax.plot(*_series(rows, p, "test_acc"), color=colors[p], marker="o", ms=3, label=p)
+        ax.plot(*_series(rows, p, "test_error" if error else "test_acc"), color=colors[p], marker="o", ms=3, label=p)
     ax.set_xlabel("epoch")
-    ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
+    if error:
+        floor = next(float(r["mean_predictor_error"]) for r in rows if "mean_predictor_error" in r)
+        ax.axhline(floor, color="grey", lw=0.8, ls="--", label="predicting the mean")
+        ax.set_ylabel("test squared error per sample")
+        ax.set_ylim(bottom=0)
+        ax.set_title("Learning: reconstruction error over training")
+    else:
+        ax.set_ylabel("test accuracy")
+        ax.set_ylim(0, 1)
+        ax.set_title("Learning: test accuracy over training")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    ax.set_title("Learning: test accuracy over training")
     fig.tight_layout()
     figures["accuracy.png"] = png_bytes(fig, dpi=120)
 
     angle_keys = sorted({k for r in rows for k in r if k.startswith("ff_angle_")})
     orth_keys = sorted({k for r in rows for k in r if k.startswith("u_orth_")})
-    fig, (ax, ax_u) = plt.subplots(1, 2, figsize=(11, 4))
+    scale_keys = sorted({k for r in rows for k in r if k.startswith("fb_scale_")})
+    fig, (ax, ax_u, ax_s) = plt.subplots(1, 3, figsize=(16, 4))
     for p in presets:
         for k, key in enumerate(angle_keys):
             layer = key.split("_")[-1]
@@ -92,6 +101,9 @@ def training_figures(rows):
         for k, key in enumerate(orth_keys):
             ax_u.plot(*_series(rows, p, key), color=colors[p], ls=_LINESTYLES[k % 4],
                       label=f"{p}, U{key.split('_')[-1]}")
+        for k, key in enumerate(scale_keys):
+            ax_s.plot(*_series(rows, p, key), color=colors[p], ls=_LINESTYLES[k % 4],
+                      label=f"{p}, M{key.split('_')[-1]}")
     ax.axhline(90, color="grey", lw=0.8)
     ax.set_xlabel("epoch")
     ax.set_ylabel("angle between W^T and V B U (degrees)")
@@ -105,6 +117,14 @@ def training_figures(rows):
     ax_u.grid(alpha=0.3)
     ax_u.legend(fontsize=6, ncol=2)
     ax_u.set_title("Orthogonality of U (0 = orthogonal)")
+    ax_s.axhline(1, color="grey", lw=0.8)
+    ax_s.set_xlabel("epoch")
+    ax_s.set_ylabel("||V B U|| / ||W^T||")
+    if scale_keys:
+        ax_s.set_yscale("log")
+    ax_s.grid(alpha=0.3)
+    ax_s.legend(fontsize=6, ncol=2)
+    ax_s.set_title("Scale of the feedback (1 = backprop's)")
     fig.tight_layout()
     figures["alignment.png"] = png_bytes(fig, dpi=120)
     return figures

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .alignment import cross_stream_angles, forward_feedback_angles, gradient_alignment, u_condition, u_orthogonality
+from .alignment import (cross_stream_angles, feedback_scale, forward_feedback_angles, gradient_alignment, u_condition,
+                        u_orthogonality)
 from .motifs import motif_statistics
 
 __all__ = ["alignment_timecourse", "motif_timecourse", "series"]
@@ -34,6 +35,7 @@ def alignment_timecourse(snapshots, X=None, Y=None, f="tanh", output="softmax"):
         One row per snapshot with ``step`` and, per layer,
         ``ff_angle_{l}`` = angle(W_l^T, M_l), M_l = V_{l-1} B_l U_l (l = 2..L);
         ``cross_angle_{l}`` = angle(V_l, U_l^T) (l = 1..L);
+        ``fb_scale_{l}`` = ||M_l|| / ||W_l^T|| (l = 2..L; :func:`~selfassembly.analysis.alignment.feedback_scale`);
         ``u_orth_{l}`` and ``u_cond_{l}``: U_l's distance from orthogonal and
         its condition number (:func:`~selfassembly.analysis.alignment.u_orthogonality`);
         ``grad_angle_{l}`` = angle between the circuit's -e_l r_{l-1}^T and
@@ -48,7 +50,7 @@ def alignment_timecourse(snapshots, X=None, Y=None, f="tanh", output="softmax"):
     ...      "V1": np.eye(4), "V2": np.eye(3)}
     >>> s = Snapshots([2, 4, 3], np.array([0]), {k: v[None] for k, v in w.items()})
     >>> alignment_timecourse(s)
-    [{'step': 0, 'ff_angle_2': 0.0, 'cross_angle_1': 0.0, 'cross_angle_2': 0.0, 'u_orth_1': 0.0, 'u_orth_2': 0.0, 'u_cond_1': 1.0, 'u_cond_2': 1.0}]
+    [{'step': 0, 'ff_angle_2': 0.0, 'cross_angle_1': 0.0, 'cross_angle_2': 0.0, 'fb_scale_2': 1.0, 'u_orth_1': 0.0, 'u_orth_2': 0.0, 'u_cond_1': 1.0, 'u_cond_2': 1.0}]
     """
     if (X is None) != (Y is None):
         raise ValueError("give both X and Y (held-out stimuli and targets) for the gradient alignment, or neither")
@@ -58,6 +60,7 @@ def alignment_timecourse(snapshots, X=None, Y=None, f="tanh", output="softmax"):
         row = {"step": int(step)}
         row.update({f"ff_angle_{l}": a for l, a in forward_feedback_angles(w).items()})
         row.update({f"cross_angle_{l}": a for l, a in cross_stream_angles(w).items()})
+        row.update({f"fb_scale_{l}": a for l, a in feedback_scale(w).items()})
         row.update({f"u_orth_{l}": v for l, v in u_orthogonality(w).items()})
         row.update({f"u_cond_{l}": v for l, v in u_condition(w).items()})
         if X is not None:

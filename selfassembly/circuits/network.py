@@ -20,7 +20,10 @@ r_pre`` (the signal that modifies B) and, for the ``mirror`` and
 ``reconstruct`` rules, ``q_spont_post = u * spont_pre`` (s_l = U_l xi_l, the
 spontaneous activity xi_l of A_l as it reaches D_l). For ``reconstruct``, V
 carries s_l back: ``a_spont_post = v * q_spont_pre`` (a_l = V_l s_l, at A_l's
-apical dendrite). V_L exists for the top layer too (it carries no error, but
+apical dendrite). For B's loop mirror, xi_{l-1} also travels up W_l,
+``z_spont_post = w * spont_pre`` (z_l = W_l xi_{l-1}), and across U_l,
+``u_loop_post = u * z_spont_pre`` (u_l = U_l z_l, at B_l's presynaptic cell
+D_l). V_L exists for the top layer too (it carries no error, but
 the top pair assembles like the others).
 
 The summed-variable updaters and the per-neuron code that turns them into
@@ -28,7 +31,7 @@ rates and errors are given explicit scheduling orders in the ``groups`` slot,
 in sweep order::
 
     h_1, r_1, .., h_L, [zsum], r_L, e_L, q_L,
-    (p_l, m_l, e_l, q_l for l = L-1 .. 1), q_r, q_spont, a_spont
+    (p_l, m_l, e_l, q_l for l = L-1 .. 1), q_r, q_spont, a_spont, z_spont, u_loop
 
 so one sample-clocked step computes the full forward and descending sweep
 (in the dynamic mode the rates r and d are integrated instead, after the
@@ -294,8 +297,9 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
     if dynamic:
         ns.update(tau_r=mode.tau_r)
     cross = rules.cross
-    noise = cross.needs_noise
-    b_plastic = rules.feedback.plastic
+    mirror = rules.feedback.mirror  # B's loop mirror: xi travels up W and across U
+    noise = cross.needs_noise or mirror
+    needs_q_r = rules.feedback.task or rules.feedback.tied  # U_l r_l, the signal of B's task rule
 
     # ---- neuron groups ------------------------------------------------------
     # Rates and errors are stored per neuron and computed once per step by code placed in
@@ -326,6 +330,8 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs += ["spont : 1", "sigma_xi : 1 (shared, constant)", "noise_decay : 1 (shared, constant)"]
         if cross.needs_return:
             eqs.append("a_spont : 1")
+        if mirror and l >= 2:
+            eqs.append("z_spont : 1")
         A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}", method="exact")
         if top:
             A.run_regularly("y = y_data(sample_at(t) * ms, i)", when="start")
@@ -342,10 +348,12 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         eqs.append("dd/dt = (q - d) / tau_r : 1" if dynamic else "d = q : 1")
         if not top:
             eqs.append("p : 1")
-            if b_plastic:
+            if needs_q_r:
                 eqs.append("q_r : 1")
         if noise:
             eqs.append("q_spont : 1")
+        if mirror and l >= 2:
+            eqs.append("u_loop : 1")
         c.D.append(b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_D{l}", method="exact"))
 
     # ---- synapses -----------------------------------------------------------
@@ -383,18 +391,22 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         return S
 
     for l in range(1, L + 1):
-        make_synapses(f"W{l}", c.A[l - 1], c.A[l], ["h_post = w * r_pre : 1 (summed)"],
-                      rules.forward.change, rules.forward.parameters())
+        summed = ["h_post = w * r_pre : 1 (summed)"]
+        if mirror and l >= 2:  # z_l = W_l xi_{l-1}: the loop mirror's trip up W
+            summed.append("z_spont_post = w * spont_pre : 1 (summed)")
+        make_synapses(f"W{l}", c.A[l - 1], c.A[l], summed, rules.forward.change, rules.forward.parameters())
     for l in range(1, L + 1):
         summed = ["q_post = u * err_pre : 1 (summed)"]
-        if l < L and b_plastic:
+        if l < L and needs_q_r:
             summed.append("q_r_post = u * r_pre : 1 (summed)")
         if noise:
             summed.append("q_spont_post = u * spont_pre : 1 (summed)")
+        if mirror and l >= 2:  # u_l = U_l z_l: ... and across U
+            summed.append("u_loop_post = u * z_spont_pre : 1 (summed)")
         make_synapses(f"U{l}", c.A[l], c.D[l], summed, cross.changes.get("U"), cross.parameters("U"))
     for l in range(1, L):
         make_synapses(f"B{l + 1}", c.D[l + 1], c.D[l], [f"p_post = {rules.feedback.transmitted} * d_pre : 1 (summed)"],
-                      rules.feedback.change if b_plastic else None, rules.feedback.parameters())
+                      rules.feedback.change, rules.feedback.parameters())
     for l in range(1, L + 1):
         summed = ["m_post = v * p_pre : 1 (summed)"] if l < L else []
         if cross.needs_return:
@@ -420,7 +432,9 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
     for l in range(L - 1, 0, -1):
         sweep += [(c.synapses[f"B{l + 1}"], "p_post"), (c.synapses[f"V{l}"], "m_post"),
                   (c.A[l], f"err = {act_prime} * m"), (c.synapses[f"U{l}"], "q_post")]
-    for pop, var in (("U", "q_r_post"), ("U", "q_spont_post"), ("V", "a_spont_post")):
+    # plasticity-only channels; z_spont (W) before u_loop (U), which reads it
+    for pop, var in (("U", "q_r_post"), ("U", "q_spont_post"), ("V", "a_spont_post"), ("W", "z_spont_post"),
+                     ("U", "u_loop_post")):
         for l in range(1, L + 1):
             if var in c.synapses[f"{pop}{l}"].summed_updaters:
                 sweep.append((c.synapses[f"{pop}{l}"], var))

@@ -1,10 +1,12 @@
-"""Plain numpy implementation of MODEL.md's sample-clocked equations.
+"""Read-out of MODEL.md's sample-clocked signals in plain numpy.
 
-This is the independent reference the Brian2 circuit is tested against, the
-hand-written baseline of the speed benchmark, and the read-out used to
-evaluate weight snapshots (test accuracy, loss, gradients). It is written
-directly from MODEL.md, with none of the Brian2 code, so that a disagreement
-between the two is a bug in one of them.
+The forward pass, the descending sweep of one presentation, losses, accuracy
+and true backprop gradients, written directly from MODEL.md with none of the
+Brian2 code: the tests hold the Brian2 circuit's signals against :func:`sweep`,
+and every weight snapshot is evaluated here (test accuracy, loss, gradient
+alignment). Training runs on an engine (:mod:`selfassembly.circuits.engines`);
+the plasticity rules' readable transcription lives with the tests
+(``tests/model_reference.py``).
 
 Signals of one presentation (MODEL.md, "Signals")::
 
@@ -28,7 +30,6 @@ __all__ = [
     "activation",
     "forward",
     "sweep",
-    "plasticity_step",
     "loss",
     "evaluate",
     "backprop_gradients",
@@ -117,74 +118,6 @@ def sweep(weights, x, y, f="tanh", output="softmax"):
         e[l] = fprime(h[l]) * m[l]
         d[l] = weights[f"U{l}"] @ e[l]
     return {"h": h, "r": r, "e": e, "m": m, "p": p, "d": d}
-
-
-def plasticity_step(weights, signals, rules, xi=None):
-    """One presentation's weight change, as MODEL.md writes it.
-
-    .. math::
-
-        \\Delta W_l &= -\\eta\\, e_l r_{l-1}^T - \\eta\\lambda W_l \\\\
-        \\Delta B_{l+1} &= -\\eta\\, (U_l r_l)\\, d_{l+1}^T - \\eta\\lambda B_{l+1}
-            \\quad\\text{(plastic; tied: } B_{l+1} = W_{l+1}^T \\text{ or sign)} \\\\
-        \\Delta V_l &= \\eta_c (\\xi_l s_l^T - \\lambda_c V_l) \\quad\\text{(mirror)},\\qquad
-        \\Delta U_l = \\eta_u\\, s_l (\\xi_l - a_l)^T \\quad\\text{(reconstruct)}
-
-    with s_l = U_l xi_l and a_l = V_l s_l; every change reads the weights
-    before the step.
-
-    Parameters
-    ----------
-    weights : dict
-        Current weights (not modified).
-    signals : dict
-        Output of :func:`sweep` for this presentation.
-    rules : selfassembly.plasticity.RuleSet
-        Which populations learn and how, with eta, lambda, eta_c, lambda_c, eta_u.
-    xi : dict of int -> ndarray, optional
-        Spontaneous activity xi_l in A_l, l = 1..L, for the ``mirror`` and
-        ``reconstruct`` rules.
-
-    Returns
-    -------
-    dict
-        New weights. Absent synapses (``masks``) are not handled here: the
-        caller multiplies by the mask if the circuit is sparse.
-    """
-    r, e, d = signals["r"], signals["e"], signals["d"]
-    L = len(r) - 1
-    eta, lam = rules.forward.eta, rules.forward.lam
-    new = dict(weights)
-    for l in range(1, L + 1):
-        W = weights[f"W{l}"]
-        new[f"W{l}"] = W - eta * np.outer(e[l], r[l - 1]) - eta * lam * W
-    for l in range(1, L):
-        kind = rules.feedback.kind
-        if kind == "fixed":
-            continue
-        if kind in ("transpose", "sign"):
-            Wt = new[f"W{l + 1}"].T
-            new[f"B{l + 1}"] = Wt if kind == "transpose" else np.sign(Wt)
-            continue
-        B = weights[f"B{l + 1}"]
-        ur = weights[f"U{l}"] @ r[l]
-        new[f"B{l + 1}"] = B - eta * np.outer(ur, d[l + 1]) - eta * lam * B
-    cross = rules.cross
-    eta_c, lam_c = cross.eta_c, cross.lam_c
-    for l in range(1, L + 1):
-        U, V = weights[f"U{l}"], weights[f"V{l}"]
-        if cross.needs_noise:
-            s = U @ xi[l]  # spontaneous activity of A_l as it reaches D_l
-        if cross.v == "mirror":
-            new[f"V{l}"] = V + eta_c * (np.outer(xi[l], s) - lam_c * V)
-        elif cross.v == "hebbian":
-            new[f"V{l}"] = V + eta_c * (np.outer(r[l], d[l]) - lam_c * V)
-        if cross.u == "reconstruct":
-            a = V @ s  # and as it comes back to A_l's apical dendrite
-            new[f"U{l}"] = U + cross.eta_u * np.outer(s, xi[l] - a)
-        elif cross.u == "hebbian":
-            new[f"U{l}"] = U + eta_c * (np.outer(d[l], r[l]) - lam_c * U)
-    return new
 
 
 def loss(r_out, y, output="softmax"):

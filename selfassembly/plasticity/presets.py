@@ -1,28 +1,31 @@
-"""The seven named rule sets of MODEL.md.
+"""The named rule sets of MODEL.md.
 
 A preset is a configuration of the same rules (forward W, feedback B, and one
 rule each for the cross-stream V and U) plus the initial connectivity of U and
 V; none has a code path of its own.
 
-========================  ===============  =============================================  ==================================
-preset                    B                U, V                                           meaning
-========================  ===============  =============================================  ==================================
-backprop                  tied to W^T      identity, fixed                                reference (weight transport)
-feedback_alignment        random, fixed    identity, fixed                                Lillicrap et al. 2016
-sign_symmetry             sign(W^T), tied  identity, fixed                                Liao, Leibo, Poggio 2016
-kolen_pollack             random, plastic  identity, fixed                                Kolen-Pollack / Akrout 2019
-four_synapse              random, plastic  random; V mirror, U reconstruction             the self-assembling circuit
-four_synapse_fixed_u      random, plastic  random; V mirror, U fixed                      ablation: V assembles, U stays random
-four_synapse_fixed_cross  random, plastic  random, fixed                                  ablation: no cross-stream assembly
-========================  ===============  =============================================  ==================================
+===========================  =========================  ==========================================  ===================================
+preset                       B                          U, V                                        meaning
+===========================  =========================  ==========================================  ===================================
+backprop                     tied to W^T                identity, fixed                             reference (weight transport)
+feedback_alignment           random, fixed              identity, fixed                             Lillicrap et al. 2016
+sign_symmetry                sign(W^T), tied            identity, fixed                             Liao, Leibo, Poggio 2016
+kolen_pollack                random; task rule          identity, fixed                             Kolen-Pollack / Akrout 2019
+weight_mirror                random; loop mirror only   identity, fixed                             Akrout 2019's weight mirror
+four_synapse                 random; task + loop mirror random; V mirror, U reconstruction          the self-assembling circuit
+four_synapse_no_loop_mirror  random; task rule only     random; V mirror, U reconstruction          ablation: the circuit before the loop mirror
+four_synapse_fixed_u         as four_synapse            random; V mirror, U fixed                   ablation: V assembles, U stays random
+four_synapse_fixed_cross     as four_synapse            random, fixed                               ablation: no cross-stream assembly
+===========================  =========================  ==========================================  ===================================
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .rules import CrossStreamRule, FeedbackRule, ForwardRule
+from .rules import B_RULES, CrossStreamRule, FeedbackRule, ForwardRule
 
-__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "ASSEMBLY_LAM", "STABLE_U_RATIO", "make_preset"]
+__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "ASSEMBLY_LAM", "STABLE_U_RATIO",
+           "FOUR_SYNAPSE_B", "make_preset"]
 
 
 @dataclass(frozen=True)
@@ -61,6 +64,11 @@ class RuleSet:
         if self.feedback.tied and (self.feedback.eta, self.feedback.lam) != (self.forward.eta, self.forward.lam):
             raise ValueError(f"rule set {self.name!r}: a tied B must use the eta and lam of W")
 
+    @property
+    def needs_noise(self):
+        """Spontaneous activity is needed: by the cross-stream rules or by B's loop mirror."""
+        return self.cross.needs_noise or self.feedback.mirror
+
     def as_dict(self):
         """Flat, TOML-friendly description of the rule set."""
         return {
@@ -75,18 +83,26 @@ class RuleSet:
             "lam_c": self.cross.lam_c,
             "sigma_xi": self.cross.sigma_xi,
             "eta_u": self.cross.eta_u,
+            "eta_b": self.feedback.eta_b,
+            "lam_b": self.feedback.lam_b,
         }
 
+
+#: B's rule in four_synapse and in its two matched ablations (which must carry the same B rule, so
+#: that they differ from it only in U and V): the task rule plus the loop mirror
+FOUR_SYNAPSE_B = "both"
 
 #: preset name -> (feedback kind, V rule, U rule, cross_init, description)
 PRESETS = {
     "backprop": ("transpose", "fixed", "fixed", "identity", "B tied to W^T every step, U = V = I: backpropagation (needs weight transport)"),
     "feedback_alignment": ("fixed", "fixed", "fixed", "identity", "B random and fixed, U = V = I (Lillicrap et al. 2016)"),
     "sign_symmetry": ("sign", "fixed", "fixed", "identity", "B = sign(W^T) every step, U = V = I (Liao, Leibo, Poggio 2016)"),
-    "kolen_pollack": ("plastic", "fixed", "fixed", "identity", "B random, plastic with the mirrored rule, U = V = I (Kolen & Pollack 1994; Akrout et al. 2019)"),
-    "four_synapse": ("plastic", "mirror", "reconstruct", "random", "B plastic, U and V random at the start; from spontaneous activity V mirrors U and U learns to be orthogonal by reconstruction: the self-assembling circuit"),
-    "four_synapse_fixed_u": ("plastic", "mirror", "fixed", "random", "B plastic, U and V random; V mirrors U, U stays random: ablation without U's orthogonalisation"),
-    "four_synapse_fixed_cross": ("plastic", "fixed", "fixed", "random", "B plastic, U and V random and fixed: ablation without cross-stream assembly"),
+    "kolen_pollack": ("task", "fixed", "fixed", "identity", "B random, plastic with the mirrored task rule, U = V = I (Kolen & Pollack 1994; Akrout et al. 2019)"),
+    "weight_mirror": ("loop_mirror", "fixed", "fixed", "identity", "B random, learns W^T from spontaneous activity alone (the loop mirror with U = V = I), U = V = I: Akrout et al. 2019's weight mirror"),
+    "four_synapse": (FOUR_SYNAPSE_B, "mirror", "reconstruct", "random", "B plastic (task rule + loop mirror), U and V random at the start; from spontaneous activity V mirrors U, U learns to be orthogonal by reconstruction, and B mirrors the loop: the self-assembling circuit"),
+    "four_synapse_no_loop_mirror": ("task", "mirror", "reconstruct", "random", "as four_synapse, but B follows the task rule only: ablation, the circuit before the loop mirror"),
+    "four_synapse_fixed_u": (FOUR_SYNAPSE_B, "mirror", "fixed", "random", "as four_synapse, but U stays random (V still mirrors U): ablation without U's orthogonalisation"),
+    "four_synapse_fixed_cross": (FOUR_SYNAPSE_B, "fixed", "fixed", "random", "as four_synapse, but U and V random and fixed: ablation without cross-stream assembly"),
 }
 
 PRESET_NAMES = tuple(PRESETS)
@@ -100,7 +116,9 @@ RANDOM_START = tuple(name for name, spec in PRESETS.items() if spec[3] == "rando
 #: there and the other presets 3-9 (:data:`ASSEMBLY_LAM` says what it buys).
 #: eta_u = eta_c / 4: U's rule is stable only while V mirrors U faster than U moves
 #: (docs/model.md, "Stability of the cross-stream rules", for the measured region).
-DEFAULT_PARAMS = {"eta": 0.02, "lam": 0.0001, "eta_c": 0.002, "lam_c": 1.0, "sigma_xi": 1.0, "eta_u": 0.0005}
+#: eta_b and lam_b are B's loop mirror's: B -> (sigma_xi^2 / lam_b) U W^T U^T at rate eta_b * lam_b.
+DEFAULT_PARAMS = {"eta": 0.02, "lam": 0.0001, "eta_c": 0.002, "lam_c": 1.0, "sigma_xi": 1.0, "eta_u": 0.0005,
+                  "eta_b": 0.0005, "lam_b": 1.0}
 
 #: Weight decay of the assembly regime. Under mirrored updates the part of B that is not W^T decays
 #: as (1 - eta*lam)^t; at lam = 0.02 and eta = 0.02 a 10-epoch digits run (14 380 presentations)
@@ -118,7 +136,8 @@ STABLE_U_RATIO = 0.25
 
 def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_c=DEFAULT_PARAMS["eta_c"],
                 lam_c=DEFAULT_PARAMS["lam_c"], sigma_xi=DEFAULT_PARAMS["sigma_xi"], eta_u=DEFAULT_PARAMS["eta_u"],
-                cross_v=None, cross_u=None):
+                cross_v=None, cross_u=None, eta_b=DEFAULT_PARAMS["eta_b"], lam_b=DEFAULT_PARAMS["lam_b"],
+                b_rule=None):
     """Resolve a preset name and parameters to a :class:`RuleSet`.
 
     Parameters
@@ -126,39 +145,50 @@ def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_
     name : str
         One of :data:`PRESET_NAMES`.
     eta, lam : float
-        Learning rate and weight decay of W and B.
+        Learning rate and weight decay of W, and of B's task rule.
     eta_c, lam_c, sigma_xi : float
         Learning rate and decay of the cross-stream pair, and the amplitude of
-        the spontaneous activity that drives the ``mirror`` and ``reconstruct`` rules.
+        the spontaneous activity that drives the ``mirror`` and ``reconstruct``
+        rules and B's loop mirror.
     eta_u : float
         Learning rate of U's ``reconstruct`` rule.
     cross_v, cross_u : str, optional
         Override the preset's rule of V (``fixed``, ``mirror``, ``hebbian``) or
         of U (``fixed``, ``reconstruct``, ``hebbian``); they combine freely.
+    eta_b, lam_b : float
+        Learning rate and decay of B's loop mirror.
+    b_rule : {"task", "loop_mirror", "both"}, optional
+        Override the rule of a plastic B; refused for presets whose B is fixed
+        or tied to W.
 
     Examples
     --------
     >>> rs = make_preset("kolen_pollack", eta=0.05)
     >>> rs.feedback.kind, rs.cross.v, rs.cross.u, rs.forward.eta
-    ('plastic', 'fixed', 'fixed', 0.05)
-    >>> rs = make_preset("four_synapse", cross_u="fixed")
-    >>> rs.cross.v, rs.cross.u
-    ('mirror', 'fixed')
+    ('task', 'fixed', 'fixed', 0.05)
+    >>> rs = make_preset("four_synapse", cross_u="fixed", b_rule="loop_mirror")
+    >>> rs.cross.v, rs.cross.u, rs.feedback.kind
+    ('mirror', 'fixed', 'loop_mirror')
     >>> make_preset("backprob")
     Traceback (most recent call last):
     ...
-    ValueError: unknown preset 'backprob'; valid names: backprop, feedback_alignment, sign_symmetry, kolen_pollack, four_synapse, four_synapse_fixed_u, four_synapse_fixed_cross
+    ValueError: unknown preset 'backprob'; valid names: backprop, feedback_alignment, sign_symmetry, kolen_pollack, weight_mirror, four_synapse, four_synapse_no_loop_mirror, four_synapse_fixed_u, four_synapse_fixed_cross
     """
     if name not in PRESETS:
         raise ValueError(f"unknown preset {name!r}; valid names: {', '.join(PRESET_NAMES)}")
     feedback, v_rule, u_rule, cross_init, description = PRESETS[name]
+    if b_rule:
+        if b_rule not in B_RULES:
+            raise ValueError(f"unknown rule {b_rule!r} for B; valid names: {', '.join(B_RULES)}")
+        if feedback not in B_RULES:
+            raise ValueError(f"preset {name!r} has B {feedback}, which takes no B rule override")
+        feedback = b_rule
     return RuleSet(
         name=name,
         forward=ForwardRule(eta=eta, lam=lam),
-        feedback=FeedbackRule(kind=feedback, eta=eta, lam=lam),
+        feedback=FeedbackRule(kind=feedback, eta=eta, lam=lam, eta_b=eta_b, lam_b=lam_b),
         cross=CrossStreamRule(v=cross_v or v_rule, u=cross_u or u_rule, eta_c=eta_c, lam_c=lam_c,
                               sigma_xi=sigma_xi, eta_u=eta_u),
         cross_init=cross_init,
         description=description,
     )
-

@@ -12,7 +12,9 @@ Variable names in the expressions are those of the Brian2 groups:
 * ascending cell A_l: ``r`` (rate), ``err`` (local error e_l; ``e`` is a Brian2 constant), ``spont`` (spontaneous activity xi_l; ``xi`` is reserved by Brian2)
 * ascending cell A_l also: ``a_spont`` (a_l = V_l s_l, the spontaneous activity returned by V)
 * descending cell D_l: ``d`` (rate, = q), ``q_r`` (U_l r_l, the rate copy carried by U),
-  ``q_spont`` (s_l = U_l xi_l, the spontaneous copy carried by U)
+  ``q_spont`` (s_l = U_l xi_l, the spontaneous copy carried by U),
+  ``u_loop`` (u_l = U_l z_l, the spontaneous activity of A_{l-1} after one trip up W_l and across U_l)
+* ascending cell A_l, l >= 2, also: ``z_spont`` (z_l = W_l xi_{l-1}, the spontaneous part of A_l's drive)
 * synaptic weights: ``w`` (W), ``b`` (B), ``u`` (U), ``v`` (V)
 """
 from __future__ import annotations
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ForwardRule", "FeedbackRule", "CrossStreamRule", "check_number", "V_RULES", "U_RULES"]
+__all__ = ["ForwardRule", "FeedbackRule", "CrossStreamRule", "check_number", "B_RULES", "V_RULES", "U_RULES"]
 
 
 def check_number(name, value, *, positive=False, nonnegative=False):
@@ -62,7 +64,10 @@ class ForwardRule:
         return {"eta": self.eta, "lam": self.lam}
 
 
-FEEDBACK_KINDS = ("plastic", "fixed", "transpose", "sign")
+#: rules B can follow: plastic (task, loop_mirror, both), fixed, or weight transport (transpose, sign)
+FEEDBACK_KINDS = ("task", "loop_mirror", "both", "fixed", "transpose", "sign")
+#: the plastic rules a configuration may choose for B (``plasticity.b_rule``)
+B_RULES = ("task", "loop_mirror", "both")
 
 
 @dataclass(frozen=True)
@@ -70,29 +75,61 @@ class FeedbackRule:
     """Rule of the descending weights B_{l+1} (D_{l+1} -> D_l).
 
     kind
-        ``"plastic"``: heterosynaptic, the modifying signal arrives through U_l,
+        ``"task"``: heterosynaptic and task-driven, the modifying signal arrives
+        through U_l,
 
         .. math:: \\Delta B_{l+1} = -\\eta\\,(U_l r_l)\\, d_{l+1}^T - \\eta\\lambda B_{l+1}
+
+        ``"loop_mirror"``: B learns from the spontaneous activity xi_l of A_l
+        as it travels the loop once, up through W_{l+1} and across through
+        U_{l+1} (u_{l+1} = U_{l+1} W_{l+1} xi_l arrives at B's presynaptic cell
+        D_{l+1}), while D_l receives s_l = U_l xi_l from its own A_l:
+
+        .. math:: \\Delta B_{l+1} = \\eta_b\\,(s_l u_{l+1}^T - \\lambda_b B_{l+1})
+
+        so that B_{l+1} -> (sigma_xi^2 / lambda_b) U_l W_{l+1}^T U_{l+1}^T,
+        the fixed point of the task rule, at the rate eta_b * lambda_b
+        whatever W's decay. With U = V = I this is Akrout et al. (2019)'s
+        weight mirror.
+
+        ``"both"``: the sum of the two changes (each reads the weights before
+        the step).
 
         ``"fixed"``: no change (feedback alignment).
 
         ``"transpose"`` / ``"sign"``: weight transport, B_{l+1} = W_{l+1}^T or
         sign(W_{l+1}^T) at every step. Implemented as a transported copy: the
         synapse stores ``b`` = W_{l+1}^T, initialised to it and changed by the
-        very update W_{l+1} receives (the update above, which with U = V = I is
-        exactly dW^T), and transmits ``b`` or ``sign(b)``. This works in every
+        very update W_{l+1} receives (the task update above, which with U = V = I
+        is exactly dW^T), and transmits ``b`` or ``sign(b)``. This works in every
         code-generation target, cpp_standalone included, and holds only when
         U and V are the identity, which the builder checks.
+    eta, lam : float
+        Rate and decay of the task rule (W's own).
+    eta_b, lam_b : float
+        Rate and decay of the loop mirror (B's own).
+
+    Examples
+    --------
+    >>> FeedbackRule("both", eta=0.02, lam=1e-4, eta_b=0.0005, lam_b=1.0).change
+    '-eta * (q_r_post * d_pre + lam * b) + eta_b * (q_spont_post * u_loop_pre - lam_b * b)'
+    >>> FeedbackRule("mirror", eta=0.02, lam=1e-4)
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown feedback rule 'mirror'; valid names: task, loop_mirror, both, fixed, transpose, sign
     """
 
     kind: str
     eta: float
     lam: float
+    eta_b: float = 0.0
+    lam_b: float = 1.0
 
     def __post_init__(self):
         if self.kind not in FEEDBACK_KINDS:
-            raise ValueError(f"unknown feedback rule {self.kind!r}; valid names: {list(FEEDBACK_KINDS)}")
-        ForwardRule.__post_init__(self)
+            raise ValueError(f"unknown feedback rule {self.kind!r}; valid names: {', '.join(FEEDBACK_KINDS)}")
+        for name in ("eta", "lam", "eta_b", "lam_b"):
+            object.__setattr__(self, name, check_number(name, getattr(self, name), nonnegative=True))
 
     @property
     def plastic(self):
@@ -103,17 +140,34 @@ class FeedbackRule:
         return self.kind in ("transpose", "sign")
 
     @property
-    def change(self):
-        """Brian2 expression of the change per presentation of one B synapse.
+    def task(self):
+        """B follows the task-driven rule (alone or with the loop mirror)."""
+        return self.kind in ("task", "both")
 
-        A plastic B reads D_{l+1}'s rate ``d``. A transported copy reads ``q``,
+    @property
+    def mirror(self):
+        """B learns from the spontaneous activity travelling the loop (the loop mirror)."""
+        return self.kind in ("loop_mirror", "both")
+
+    @property
+    def change(self):
+        """Brian2 expression of the change per presentation of one B synapse (None if fixed).
+
+        The task rule reads D_{l+1}'s rate ``d``. A transported copy reads ``q``,
         D_{l+1}'s instantaneous input (U e = e with U = I): in the dynamic mode
         the rate d lags q by tau_r, and only q gives W's own update, so that
         B = W^T holds exactly in both time modes. (In the sample-clocked mode
-        d = q.)
+        d = q.) The loop mirror reads ``q_spont`` (s_l, at D_l) and ``u_loop``
+        (u_{l+1} = U_{l+1} W_{l+1} xi_l, at D_{l+1}).
         """
-        signal = "q_pre" if self.tied else "d_pre"
-        return f"-eta * (q_r_post * {signal} + lam * b)"
+        parts = []
+        if self.tied:
+            parts.append("-eta * (q_r_post * q_pre + lam * b)")
+        if self.task:
+            parts.append("-eta * (q_r_post * d_pre + lam * b)")
+        if self.mirror:
+            parts.append("eta_b * (q_spont_post * u_loop_pre - lam_b * b)")
+        return " + ".join(parts) or None
 
     @property
     def transmitted(self):
@@ -125,7 +179,13 @@ class FeedbackRule:
         return np.sign(b) if self.kind == "sign" else b
 
     def parameters(self):
-        return {"eta": self.eta, "lam": self.lam}
+        """Brian2 constants the change reads."""
+        out = {}
+        if self.tied or self.task:
+            out.update(eta=self.eta, lam=self.lam)
+        if self.mirror:
+            out.update(eta_b=self.eta_b, lam_b=self.lam_b)
+        return out
 
 
 #: rules each cross-stream population can follow
