@@ -99,6 +99,30 @@ def test_runs_that_ignore_a_parameter_are_simulated_once():
     assert len(set(keys.values())) == 2 * 2 + 2  # four_synapse at each point, kolen_pollack once per seed
 
 
+def test_rows_take_the_difference_to_the_reference_and_the_worst_layer(tmp_path):
+    """sweep_rows on constructed summaries: acc_minus_reference is this preset's accuracy minus the reference's
+    (same point and seed), ff_angle_worst the largest angle over layers, a run not in the summary is missing."""
+    from selfassembly.sweep import sweep_rows
+
+    s = parse_sweep(_sweep(**{"plasticity.eta_c": [0.001, 0.002]}))
+    assert s.reference == "kolen_pollack"
+    accs = {"four_synapse": [0.62, 0.91], "kolen_pollack": [0.80, 0.85]}
+    for k, p in enumerate(s.points):
+        presets = {name: {"status": "done", "final_test_acc": a[k], "ff_angle": {"2": 20.0 + k, "3": 47.5 - k},
+                          "cross_angle": {"1": 30.0}, "wall_time_s": 1.0} for name, a in accs.items()}
+        if k == 1:
+            del presets["kolen_pollack"]  # its run is not in yet
+        (tmp_path / "points" / p.id).mkdir(parents=True)
+        (tmp_path / "points" / p.id / "summary.json").write_text(json.dumps({"presets": presets}))
+    rows = {(r["point"], r["preset"]): r for r in sweep_rows(s, tmp_path, verdicts=False)}
+    first, second = (p.id for p in s.points)
+    assert rows[(first, "four_synapse")]["acc_minus_reference"] == pytest.approx(0.62 - 0.80, abs=1e-12)
+    assert rows[(first, "kolen_pollack")]["acc_minus_reference"] == 0
+    assert rows[(first, "four_synapse")]["ff_angle_worst"] == 47.5 and rows[(second, "four_synapse")]["ff_angle_worst"] == 46.5
+    assert rows[(second, "kolen_pollack")]["status"] == "missing"
+    assert rows[(second, "four_synapse")]["acc_minus_reference"] == ""  # no reference at that point
+
+
 def test_example_files_agree():
     real, quick = (tomllib.loads((EXAMPLES / n).read_text())
                    for n in ("sweep_phase_diagram.toml", "sweep_phase_diagram_quick.toml"))
