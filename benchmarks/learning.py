@@ -84,7 +84,8 @@ from selfassembly.circuits.connectivity import initial_weights  # noqa: E402
 from selfassembly.datasets import load_dataset  # noqa: E402
 from selfassembly.io import atomic_write_text, write_csv, write_json  # noqa: E402
 from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset  # noqa: E402
-from selfassembly.sweep import start_client, t_interval  # noqa: E402
+from selfassembly.analysis.statistics import t_interval  # noqa: E402
+from selfassembly.sweep import start_client  # noqa: E402
 
 __all__ = ["parse_arch", "arch_name", "dataset_label", "split", "train_run", "choose", "stage_jobs", "summarize",
            "run_benchmark", "ARCHS", "GRID", "CROSS_GRID", "EPOCHS"]
@@ -506,7 +507,7 @@ def write_report(out, results, presets, labels, wall="see docs/benchmarks.md"):
     atomic_write_text(out / "summary.md", markdown(summary, chosen_rows, epochs, wall))
     from learning_plots import plot_all
 
-    plot_all(out, tests, tuning, summary, chosen, labels)
+    plot_all(out, tests, tuning, summary, chosen, labels, PARAMS, {d: DATASET_GRID.get(d, GRID) for d in labels})
     return summary
 
 

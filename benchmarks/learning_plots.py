@@ -168,18 +168,20 @@ def plot_tradeoff(path, tuning, title, eta=0.02):
     _save(fig, path)
 
 
-def plot_all(out, tests, tuning, summary, chosen, labels):
-    """Every figure of every data set present in the results."""
-    from learning import DATASET_GRID, GRID, PARAMS
+def plot_all(out, tests, tuning, summary, chosen, labels, params, grids):
+    """Every figure of every data set present in the results.
 
+    ``params`` names the tuned parameters of a setting (learning.PARAMS) and ``grids`` maps each
+    data set to its tuning grid: passed in, so that this module does not import learning.py back.
+    """
     for dataset, label in labels.items():
         t = [r for r in tests if r["dataset"] == dataset]
         s = [r for r in summary if r["dataset"] == label]
-        keys = {(r["arch"], r["preset"], tuple(r[k] for k in PARAMS)) for r in s if r["setting"] == "tuned"}
+        keys = {(r["arch"], r["preset"], tuple(r[k] for k in params)) for r in s if r["setting"] == "tuned"}
         if t and s:
             plot_curves(out / f"{dataset}_curves.png", t, keys, label)
             plot_diffs(out / f"{dataset}_diff.png", s, label)
         tu = [r for r in tuning if r["dataset"] == label]
         if tu:
-            plot_tuning(out / f"{dataset}_tuning.png", tu, DATASET_GRID.get(dataset, GRID), label)
+            plot_tuning(out / f"{dataset}_tuning.png", tu, grids[dataset], label)
             plot_tradeoff(out / f"{dataset}_tradeoff.png", tu, label)

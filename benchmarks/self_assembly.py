@@ -35,9 +35,9 @@ import tomllib
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 from selfassembly.analysis.inspect import _CRITERION, seed_run_verdicts
+from selfassembly.analysis.statistics import paired_difference
 from selfassembly.analysis.verdict import format_seed_verdict
 from selfassembly.config import ExperimentConfig
 from selfassembly.experiment import run_experiment
@@ -49,13 +49,6 @@ PRESETS = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "
 ARCHS = ("64-64-64-64-10", "64-128-128-10")
 SEEDS = range(5)
 RESULTS = Path(__file__).resolve().parent / "results" / "self_assembly"
-
-
-def paired(a, b):
-    """Mean of a - b (points) and its 95% t-interval."""
-    d = 100 * (np.asarray(a) - np.asarray(b))
-    h = stats.t.ppf(0.975, d.size - 1) * d.std(ddof=1) / np.sqrt(d.size)
-    return d.mean(), d.mean() - h, d.mean() + h
 
 
 def report(runs, out, lam=ASSEMBLY_LAM, archs=ARCHS):
@@ -89,7 +82,7 @@ def report(runs, out, lam=ASSEMBLY_LAM, archs=ARCHS):
                          f"{ms('cross_angle')} | {', '.join(f'{x:.2f}' for x in orth)} |")
         lines.append("")
         for a, b in (("four_synapse", "kolen_pollack"), ("four_synapse", "backprop"), ("four_synapse_fixed_u", "four_synapse")):
-            m, lo, hi = paired(acc[a], acc[b])
+            m, lo, hi = paired_difference(100 * np.asarray(acc[a]), 100 * np.asarray(acc[b]))  # points
             lines.append(f"- {a} - {b}: {m:+.1f} points [{lo:+.1f}, {hi:+.1f}]")
         verdicts, seeds = seed_run_verdicts(dirs, n_samples=200, echo=lambda line: None)
         write_json(out / f"verdicts_{arch}.json", {"criterion": _CRITERION, "seeds": seeds, "presets": verdicts})

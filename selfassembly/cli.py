@@ -175,8 +175,8 @@ def build_parser():
     p = sub.add_parser("presets", help="list the plasticity presets")
     p.set_defaults(func=_presets)
     from .analysis.compare import register as register_compare
-    from .analysis.inspect import register as register_inspect
     from .sweep import register as register_sweep
+    from .sweep import register_inspect  # inspect reads run folders (analysis) and sweep folders (sweep)
 
     register_inspect(sub)
     register_compare(sub)

@@ -148,11 +148,11 @@ def test_learning_summary_pairs_seeds_with_a_t_interval():
     tests += [_result("four_synapse", s, a - 0.1) for s, a in enumerate(fs[:2])]  # backprop's setting, 2 seeds
     rows = {(r["preset"], r["setting"]): r for r in learning.summarize(tests, chosen, {"digits": "digits"})}
     d = 100 * (np.array(fs) - np.array(bp))  # -5, -2, +3: paired, not the difference of the means' sds
-    half = stats.t.ppf(0.975, 2) * d.std(ddof=1) / np.sqrt(3)
+    low, high = stats.t.interval(0.95, df=2, loc=d.mean(), scale=stats.sem(d))
     tuned = rows[("four_synapse", "tuned")]
     assert tuned["diff_to_backprop_mean"] == pytest.approx(d.mean(), abs=0.01)
-    assert (tuned["diff_ci_low"], tuned["diff_ci_high"]) == (pytest.approx(d.mean() - half, abs=0.01),
-                                                             pytest.approx(d.mean() + half, abs=0.01))
+    assert (tuned["diff_ci_low"], tuned["diff_ci_high"]) == (pytest.approx(low, abs=0.01),
+                                                             pytest.approx(high, abs=0.01))
     assert tuned["seeds"] == 3 and tuned["eta_c"] == 0.004 and tuned["test_acc_sd"] == pytest.approx(np.std(fs, ddof=1), abs=1e-4)
     shared = rows[("four_synapse", "shared")]
     assert shared["seeds"] == 2 and shared["paired_seeds"] == 2 and shared["eta_c"] == 0.002

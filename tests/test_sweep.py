@@ -10,8 +10,8 @@ import pytest
 
 from selfassembly.cli import main
 from selfassembly.config import ConfigError
-from selfassembly.sweep import (KILL_ONCE_ENV, SweepError, effective_key, load_sweep, parse_sweep, pending,
-                                point_verdicts, sweep_groups, valid_keys, verdict_positive)
+from selfassembly.sweep import (SweepError, effective_key, load_sweep, parse_sweep, pending, point_verdicts,
+                                sweep_groups, valid_keys, verdict_positive)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 QUICK = EXAMPLES / "sweep_phase_diagram_quick.toml"
@@ -99,6 +99,30 @@ def test_runs_that_ignore_a_parameter_are_simulated_once():
     assert len(set(keys.values())) == 2 * 2 + 2  # four_synapse at each point, kolen_pollack once per seed
 
 
+def test_rows_take_the_difference_to_the_reference_and_the_worst_layer(tmp_path):
+    """sweep_rows on constructed summaries: acc_minus_reference is this preset's accuracy minus the reference's
+    (same point and seed), ff_angle_worst the largest angle over layers, a run not in the summary is missing."""
+    from selfassembly.sweep import sweep_rows
+
+    s = parse_sweep(_sweep(**{"plasticity.eta_c": [0.001, 0.002]}))
+    assert s.reference == "kolen_pollack"
+    accs = {"four_synapse": [0.62, 0.91], "kolen_pollack": [0.80, 0.85]}
+    for k, p in enumerate(s.points):
+        presets = {name: {"status": "done", "final_test_acc": a[k], "ff_angle": {"2": 20.0 + k, "3": 47.5 - k},
+                          "cross_angle": {"1": 30.0}, "wall_time_s": 1.0} for name, a in accs.items()}
+        if k == 1:
+            del presets["kolen_pollack"]  # its run is not in yet
+        (tmp_path / "points" / p.id).mkdir(parents=True)
+        (tmp_path / "points" / p.id / "summary.json").write_text(json.dumps({"presets": presets}))
+    rows = {(r["point"], r["preset"]): r for r in sweep_rows(s, tmp_path, verdicts=False)}
+    first, second = (p.id for p in s.points)
+    assert rows[(first, "four_synapse")]["acc_minus_reference"] == pytest.approx(0.62 - 0.80, abs=1e-12)
+    assert rows[(first, "kolen_pollack")]["acc_minus_reference"] == 0
+    assert rows[(first, "four_synapse")]["ff_angle_worst"] == 47.5 and rows[(second, "four_synapse")]["ff_angle_worst"] == 46.5
+    assert rows[(second, "kolen_pollack")]["status"] == "missing"
+    assert rows[(second, "four_synapse")]["acc_minus_reference"] == ""  # no reference at that point
+
+
 def test_example_files_agree():
     real, quick = (tomllib.loads((EXAMPLES / n).read_text())
                    for n in ("sweep_phase_diagram.toml", "sweep_phase_diagram_quick.toml"))
@@ -110,13 +134,45 @@ def test_example_files_agree():
 
 
 # ---- a real sweep: 2 x 2 points x 2 seeds, --quick, 2 worker processes, one of them killed -----
+def kill_first_run(marker):
+    """A Dask worker plugin that kills its own worker process when the first sweep run starts executing on it.
+
+    Installed on every worker (and on the one that replaces the killed worker); ``marker``, a file the
+    first one creates exclusively and writes its pid to, makes it fire once in the whole cluster.
+    The class is local so that Dask sends it to the workers by value.
+    """
+    import signal
+
+    from dask.distributed import WorkerPlugin
+
+    class KillFirstRun(WorkerPlugin):
+        def transition(self, key, start, finish, **kwargs):
+            if finish != "executing" or not str(key).startswith("selfassembly_run-"):
+                return
+            try:
+                fd = os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                return
+            os.write(fd, str(os.getpid()).encode())
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return KillFirstRun()
+
+
 @pytest.fixture(scope="module")
 def swept(tmp_path_factory):
+    """The quick phase diagram on a 2-worker cluster whose first run kills its worker (rerun elsewhere by Dask)."""
+    import logging
+
+    from dask.distributed import Client, LocalCluster
+
     root = tmp_path_factory.mktemp("sweep")
     out, marker = root / "out", root / "killed.pid"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(KILL_ONCE_ENV, str(marker))  # the first task kills its own worker process
-        code = main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)])
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=logging.ERROR) as cluster, Client(cluster) as client:
+        client.register_plugin(kill_first_run(str(marker)), name="kill-first-run")
+        code = main(["sweep", str(QUICK), "--quick", "--scheduler", cluster.scheduler_address, "--out", str(out)])
     return out, marker, code
 
 
@@ -161,7 +217,7 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
 
 def test_killed_worker_loses_no_point(swept):
     out, marker, code = swept
-    assert marker.is_file(), "no worker was killed: the test hook did not fire"
+    assert marker.is_file(), "no worker was killed: the plugin did not fire"
     pid = int(marker.read_text())
     assert pid != os.getpid()
     with pytest.raises(ProcessLookupError):
@@ -218,6 +274,22 @@ def test_groups_and_verdicts(swept, capsys):
     for group in groups:
         assert f"point {group} (seeds [0, 1]):" in printed
         assert saved["points"][group]["kolen_pollack"]["verdict"] == "STRUCTURED"
+
+
+# ---- the local cluster of --workers ------------------------------------------------------------
+def test_local_cluster_runs_single_threaded_worker_processes():
+    """--workers N starts N worker processes with one thread each (Brian2 keeps global state)."""
+    from selfassembly.sweep import start_client
+
+    client, cluster, n, make_jobs = start_client(2, None)
+    try:
+        pids = client.run(os.getpid)
+        assert n == 2 and len(set(pids.values())) == 2 and os.getpid() not in pids.values()
+        assert sorted(w["nthreads"] for w in client.scheduler_info()["workers"].values()) == [1, 1]
+        assert make_jobs >= 1
+    finally:
+        client.close()
+        cluster.close()
 
 
 # ---- a failing point on an existing cluster ----------------------------------------------------

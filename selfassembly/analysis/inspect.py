@@ -52,7 +52,8 @@ from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
 from .verdict import ALPHA, N_DRAWS, format_seed_verdict, random_null, seed_verdicts
 
-__all__ = ["inspect_results", "inspect_seeds", "seed_run_verdicts", "verdict_entry", "read_run_config", "find_snapshots", "register"]
+__all__ = ["inspect_results", "inspect_seeds", "seed_run_verdicts", "verdict_entry", "read_run_config", "find_snapshots", "register",
+           "check_args", "command"]
 
 
 def read_run_config(results_dir):
@@ -501,11 +502,12 @@ def register(subparsers):
     p.add_argument("--null-draws", dest="n_draws", type=int, default=N_DRAWS,
                    help="verdict: random circuits drawn for the angle null (default %(default)s)")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip the PNG figures")
-    p.set_defaults(func=_command)
+    p.set_defaults(func=command)
     return p
 
 
-def _command(args):
+def check_args(args):
+    """Refuse ``inspect`` arguments that cannot give a verdict, with the fix (raises InputError)."""
     if args.n_null < 2:
         raise InputError(f"--null must be at least 2 (a z-score needs a spread), got {args.n_null}")
     if not 0 < args.alpha < 1:
@@ -513,20 +515,27 @@ def _command(args):
     if args.n_draws < 1 or (1 / (args.n_draws + 1)) >= args.alpha:
         raise InputError(f"--null-draws {args.n_draws} cannot reach p < {args.alpha:g}; "
                          f"use at least {int(np.ceil(1 / args.alpha))} draws")
-    echo = lambda line: print(line, file=sys.stdout)  # noqa: E731
-    if len(args.results_dir) == 1 and (Path(args.results_dir[0]) / "points.csv").is_file():
-        from ..sweep import inspect_sweep  # a sweep folder: the across-seed verdict of every point
 
-        inspect_sweep(args.results_dir[0], alpha=args.alpha, n_draws=args.n_draws, n_samples=args.n_samples, echo=echo)
-        return 0
+
+def _echo(line):
+    print(line, file=sys.stdout)
+
+
+def command(args):
+    """``selfassembly inspect`` on run folders: one folder, or the seeds of one configuration.
+
+    A sweep folder is inspected by :func:`selfassembly.sweep.command.inspect_command`, which
+    the command line runs instead of this (the sweep engine sits above the analysis).
+    """
+    check_args(args)
     if len(args.results_dir) > 1:
         inspect_seeds(args.results_dir, out_dir=args.out, presets=args.presets, n_samples=args.n_samples,
-                      alpha=args.alpha, n_draws=args.n_draws, seed=args.seed, echo=echo)
+                      alpha=args.alpha, n_draws=args.n_draws, seed=args.seed, echo=_echo)
         return 0
     inspect_results(
         args.results_dir[0], out_dir=args.out, presets=args.presets, threshold=args.threshold,
         density=None if args.threshold is not None else args.density, n_null=args.n_null, seed=args.seed,
         n_samples=args.n_samples, triads=args.triads, graph=args.graph, alpha=args.alpha, n_draws=args.n_draws,
-        plots=args.plots, echo=echo,
+        plots=args.plots, echo=_echo,
     )
     return 0

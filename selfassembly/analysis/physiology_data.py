@@ -51,6 +51,7 @@ from scipy import stats
 
 from ..errors import InputError
 from .physiology import TRIAD_CLASSES, binomial_interval, triad_class_probabilities
+from .statistics import standard_error, t_interval
 
 __all__ = [
     "PhysiologyDataError",
@@ -537,9 +538,8 @@ def _markov_sln(files):
     src = rows[0][1]["source"]
     out = []
     for stat, x in (("sln_feedforward", ff), ("sln_feedback", fb), ("sln_sum", ff + fb)):
-        m, se = float(x.mean()), float(x.std(ddof=1) / math.sqrt(len(x)))
-        t = float(stats.t.ppf(0.975, len(x) - 1))
-        out.append(DataPoint(stat, m, m - t * se, m + t * se, src, label, None, len(x), se,
+        m, half = t_interval(x, 0.95)
+        out.append(DataPoint(stat, m, m - half, m + half, src, label, None, len(x), standard_error(x),
                              derivation=f"mean over {len(x)} reciprocal area pairs; Student-t 95% interval over pairs",
                              shipped=True))
     return out

@@ -49,6 +49,7 @@ import numpy as np
 from ..io import population_names, population_shape
 from ..plasticity.presets import RANDOM_START
 from .alignment import angle, effective_feedback
+from .statistics import paired_difference
 
 __all__ = [
     "MATCHED_ABLATIONS",
@@ -56,7 +57,6 @@ __all__ = [
     "N_DRAWS",
     "random_null",
     "null_p_value",
-    "paired_difference",
     "seed_verdicts",
     "format_seed_verdict",
 ]
@@ -142,25 +142,6 @@ def null_p_value(observed, null):
         return 1.0
     null = np.asarray(null, dtype=float)
     return float((1 + np.sum(null <= observed)) / (1 + null.size))
-
-
-def paired_difference(a, b, level=0.95):
-    """Mean of ``a - b`` over paired seeds and its t-interval.
-
-    Returns ``(mean, low, high)``; with one pair the interval is ``(nan, nan)``.
-
-    >>> m, lo, hi = paired_difference([10.0, 12.0, 11.0], [20.0, 21.0, 23.0])
-    >>> round(m, 3), hi < 0
-    (-10.333, True)
-    """
-    from scipy import stats
-
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    mean = float(np.mean(d))
-    if d.size < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1) * np.std(d, ddof=1) / np.sqrt(d.size))
-    return mean, mean - half, mean + half
 
 
 def _layers_of(runs, key):

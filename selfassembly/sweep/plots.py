@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from .plots import save_png  # noqa: E402
+from ..analysis.plots import save_png  # noqa: E402
+from .table import group_stats, verdict_positive  # noqa: E402
 
 __all__ = ["write_sweep_figures", "plot_phase_diagram", "plot_curves"]
 
@@ -43,10 +44,8 @@ def plot_phase_diagram(sweep, stats, preset, path):
     """Two heatmaps over the two swept axes: worst-layer ff angle and accuracy difference to the reference.
 
     Cells show the mean over seeds; a black frame marks a positive verdict
-    (:func:`selfassembly.sweep.verdict_positive`).
+    (:func:`selfassembly.sweep.table.verdict_positive`).
     """
-    from ..sweep import verdict_positive
-
     ax_y, ax_x = sweep.axes  # rows: first axis, columns: second
     ys, xs = _axis_values(sweep, ax_y), _axis_values(sweep, ax_x)
     panels = [("angle", "ff angle, worst layer (deg)", "viridis_r", (0, 90))]
@@ -87,8 +86,6 @@ def plot_phase_diagram(sweep, stats, preset, path):
 
 def plot_curves(sweep, stats, preset, path):
     """Worst-layer ff angle and accuracy difference against the one swept axis, mean and 95 % t-interval."""
-    from ..sweep import verdict_positive
-
     (axis,) = sweep.axes
     xs = _axis_values(sweep, axis)
     numeric = all(isinstance(x[0], (int, float)) and not isinstance(x[0], bool) for x in xs)
@@ -132,8 +129,6 @@ def write_sweep_figures(sweep, rows, out):
     -------
     list of Path
     """
-    from ..sweep import group_stats
-
     n_axes = len(sweep.axes)
     if n_axes not in (1, 2):
         return []

@@ -1,0 +1,88 @@
+"""The command line of the sweep engine: ``selfassembly sweep``, and ``selfassembly inspect`` on a sweep folder.
+
+``inspect`` is defined by :mod:`selfassembly.analysis.inspect` for run folders; the sweep
+engine, which sits above the analysis, registers it with :func:`inspect_command`, which
+hands a sweep folder to :func:`~selfassembly.sweep.table.inspect_sweep` and anything else
+to the analysis. The analysis never imports the sweep.
+"""
+from __future__ import annotations
+
+import sys
+
+from .execute import run_sweep
+from .spec import SweepError, load_sweep
+from .table import inspect_sweep, is_sweep_folder
+
+__all__ = ["register", "register_inspect", "inspect_command"]
+
+
+def _positive_int(text):
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        import argparse
+
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text!r}")
+    return n
+
+
+def register(subparsers):
+    """Add the ``sweep`` command to an :mod:`argparse` subparsers object."""
+    p = subparsers.add_parser(
+        "sweep", help="run a parameter sweep on dask.distributed (phase diagrams, seeds)",
+        description=("Run every point of SWEEP.toml (a run configuration plus a [sweep] table of dotted keys with "
+                     "lists of values and seeds = [...]) on a local Dask cluster or an existing one. Each point "
+                     "writes a run folder under OUT/points/; sweep.csv, phase diagrams and sweep.md summarise them. "
+                     "A rerun into the same folder runs only what is not done. See docs/sweeps.md."))
+    p.add_argument("sweep_file", help="TOML file: configuration sections plus [sweep]")
+    p.add_argument("--out", help="sweep folder (default: a new results/sweep-<time>)")
+    p.add_argument("--workers", type=_positive_int, help="worker processes of the local cluster (default: one per core)")
+    p.add_argument("--scheduler", help="address of an existing Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--quick", action="store_true", help="apply `run --quick`'s settings to every point")
+    p.add_argument("--retries", type=int, default=0, help="retries of a point that fails (default 0)")
+    p.set_defaults(func=_main)
+
+
+def _main(args):
+    from ..errors import EXIT_OK, EXIT_UNSTABLE
+
+    args.resume_hint = "Rerun the same command to resume: finished runs are skipped."
+    if args.retries < 0:
+        raise SweepError(f"--retries must be >= 0, got {args.retries}")
+    if args.scheduler and args.workers:
+        raise SweepError("--workers sets the size of the local cluster; with --scheduler the cluster's own workers run")
+    sweep = load_sweep(args.sweep_file, quick=args.quick)
+    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, retries=args.retries)
+    if summary["failed"]:
+        print(f"selfassembly sweep: {summary['failed']} runs failed (see sweep.csv); rerun to retry them",
+              file=sys.stderr)
+    if summary["diverged"] or summary["unstable"]:
+        print(f"selfassembly sweep: {summary['diverged']} runs diverged and {summary['unstable']} became unstable "
+              "(see sweep.csv)", file=sys.stderr)
+    if summary["failed"] or summary["diverged"] or summary["unstable"]:
+        return EXIT_UNSTABLE  # the others still ran
+    return EXIT_OK
+
+
+def register_inspect(subparsers):
+    """Add the ``inspect`` command (:func:`selfassembly.analysis.inspect.register`), able to read sweep folders."""
+    from ..analysis.inspect import register
+
+    p = register(subparsers)
+    p.set_defaults(func=inspect_command)
+    return p
+
+
+def inspect_command(args):
+    """``selfassembly inspect``: a sweep folder gives the across-seed verdict of every point; run folders go to
+    :func:`selfassembly.analysis.inspect.command`."""
+    from ..analysis import inspect as run_inspect
+
+    if len(args.results_dir) == 1 and is_sweep_folder(args.results_dir[0]):
+        run_inspect.check_args(args)
+        inspect_sweep(args.results_dir[0], alpha=args.alpha, n_draws=args.n_draws, n_samples=args.n_samples,
+                      echo=lambda line: print(line, file=sys.stdout))
+        return 0
+    return run_inspect.command(args)
