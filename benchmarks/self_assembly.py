@@ -1,31 +1,32 @@
-"""Issue 8's table: does the complete circuit assemble, and does it learn like Kolen-Pollack?
+"""Does the complete circuit assemble, and does it learn like backprop? The 5-seed table.
 
-Six presets (four_synapse, its ablations four_synapse_fixed_u and four_synapse_fixed_cross,
-feedback_alignment, kolen_pollack, backprop) on digits, 5 seeds, at 64-64-64-64-10 and
-64-128-128-10, at the default settings except the weight decay ``--lam``: by default the assembly
-regime's :data:`~selfassembly.plasticity.ASSEMBLY_LAM` (0.02), at which the plastic feedback aligns
-with W^T; ``--lam 1e-4`` is the project's default (tuned for accuracy). Each seed is one
-``selfassembly run`` folder (``RUNS/<arch>/seed<k>``, resumable), so the across-seed verdict is
-``selfassembly inspect RUNS/<arch>/seed*``.
+Eight presets (four_synapse; its ablations four_synapse_no_loop_mirror, four_synapse_fixed_u and
+four_synapse_fixed_cross; the references feedback_alignment, kolen_pollack, weight_mirror and
+backprop) on digits, 5 seeds, at the default settings (``--lam`` changes the weight decay). Each
+seed is one ``selfassembly run`` folder (``RUNS/<task>/<arch>/seed<k>``, resumable), so the
+across-seed verdict is ``selfassembly inspect RUNS/<task>/<arch>/seed*``. The runs go through the
+numpy engine by default (``--engine brian2`` gives the same numbers to 1e-9, 10-40 times slower).
 
-Outputs (``--out``, by default ``benchmarks/results/self_assembly/``, rewritten at the end):
+``--task reconstruction`` trains the same presets to reproduce their input through a bottleneck
+(linear output, squared error; ``--eta`` sets the rate of W). The table then reports the test
+error per image beside the mean predictor's, and how much of feedback alignment's gap to
+backprop each preset closes, paired by seed: (FA - preset) / (FA - backprop).
+
+Outputs (``--out``, by default ``benchmarks/results/self_assembly/<task>``, rewritten at the end):
 
 ``final.csv``
-    one row per architecture, seed and preset: final test accuracy, angles, U's orthogonality.
+    one row per architecture, seed and preset: final test accuracy (or error), angles, U's orthogonality.
 ``table.md``
-    mean and sd over seeds per architecture and preset; paired differences of four_synapse to
-    kolen_pollack and backprop, and of four_synapse_fixed_u to four_synapse (95% t-intervals);
-    and the across-seed verdict lines.
+    mean and sd over seeds per architecture and preset; paired differences of four_synapse to the
+    references and ablations (95% t-intervals); and the across-seed verdict lines.
 ``verdicts_<arch>.json``
     the across-seed verdict (:func:`selfassembly.analysis.inspect.seed_run_verdicts`).
 
-Run (about 40 min of one core per architecture on digits; ``--seeds`` splits the runs across
-processes, then ``--report-only`` makes the table)::
+Run (digits, numpy engine: about 2 min of one core per architecture and seed)::
 
     .venv/bin/python benchmarks/self_assembly.py --runs results/self_assembly
-    .venv/bin/python benchmarks/self_assembly.py --runs results/self_assembly --report-only
-    .venv/bin/python benchmarks/self_assembly.py --lam 1e-4 --archs 64-128-128-10 \
-        --runs results/self_assembly_lam1e-4 --out benchmarks/results/self_assembly/lam1e-4
+    .venv/bin/python benchmarks/self_assembly.py --task reconstruction --archs 64-48-12-48-64 --eta 0.01 \\
+        --runs results/self_assembly
 """
 from __future__ import annotations
 
@@ -37,27 +38,35 @@ from pathlib import Path
 import numpy as np
 
 from selfassembly.analysis.inspect import _CRITERION, seed_run_verdicts
-from selfassembly.analysis.statistics import paired_difference
+from selfassembly.analysis.statistics import paired_difference, t_interval
 from selfassembly.analysis.verdict import format_seed_verdict
 from selfassembly.config import ExperimentConfig
 from selfassembly.experiment import run_experiment
 from selfassembly.io import atomic_write_text, write_csv, write_json
-from selfassembly.plasticity import ASSEMBLY_LAM
+from selfassembly.plasticity import DEFAULT_PARAMS
 
-PRESETS = ["four_synapse", "four_synapse_fixed_u", "four_synapse_fixed_cross", "feedback_alignment",
-           "kolen_pollack", "backprop"]
-ARCHS = ("64-64-64-64-10", "64-128-128-10")
+PRESETS = ["four_synapse", "four_synapse_no_loop_mirror", "four_synapse_fixed_u", "four_synapse_fixed_cross",
+           "feedback_alignment", "kolen_pollack", "weight_mirror", "backprop"]
+ARCHS = {"classification": ("64-128-128-10", "64-64-64-64-10"), "reconstruction": ("64-48-12-48-64",)}
+#: (a, b): the paired differences a - b the table reports
+PAIRS = (("four_synapse", "backprop"), ("four_synapse", "kolen_pollack"), ("four_synapse", "four_synapse_no_loop_mirror"),
+         ("four_synapse", "feedback_alignment"), ("four_synapse_fixed_u", "four_synapse"),
+         ("four_synapse_fixed_cross", "four_synapse"))
 SEEDS = range(5)
 RESULTS = Path(__file__).resolve().parent / "results" / "self_assembly"
 
 
-def report(runs, out, lam=ASSEMBLY_LAM, archs=ARCHS):
-    rows, lines = [], [f"# Self-assembly at lam = {lam:g}: 5 seeds, digits", "",
+def report(runs, out, lam=DEFAULT_PARAMS["lam"], archs=ARCHS["classification"], task="classification"):
+    error = task == "reconstruction"
+    key = "final_test_error" if error else "final_test_acc"
+    rows, lines = [], [f"# {'Reconstruction' if error else 'Self-assembly'} at lam = {lam:g}: 5 seeds, digits", "",
                        f"Final snapshot of each run (10 epochs; the defaults but lam = {lam:g}). "
                        "Mean ± sd over seeds; angles per layer in degrees "
                        "(forward-feedback l = 2..L, cross-stream l = 1..L); U orth: ||U^T U / mean diag - I|| / sqrt(n) "
-                       "(0 = orthogonal, about 1 for a random U). Differences in points of test accuracy, paired by "
-                       "seed, with 95% t-intervals.", ""]
+                       "(0 = orthogonal, about 1 for a random U). "
+                       + ("Test error: squared error per test image, summed over the 64 pixels (lower is better). "
+                          "Differences in error, paired by seed, with 95% t-intervals." if error else
+                          "Differences in points of test accuracy, paired by seed, with 95% t-intervals."), ""]
     for arch in archs:
         dirs = [runs / arch / f"seed{k}" for k in SEEDS]
         summaries = [json.loads((d / "summary.json").read_text())["presets"] for d in dirs]
@@ -68,22 +77,43 @@ def report(runs, out, lam=ASSEMBLY_LAM, archs=ARCHS):
         for k, s in zip(SEEDS, summaries):
             for preset, v in s.items():
                 row = {"arch": arch, "seed": k, "preset": preset, "status": v["status"], "test_acc": v["final_test_acc"]}
-                for key, name in (("ff_angle", "ff"), ("cross_angle", "cross"), ("u_orthogonality", "u_orth")):
-                    row.update({f"{name}_{l}": x for l, x in v[key].items()})
+                if error:
+                    row.update(test_error=v["final_test_error"], mean_predictor_error=v["mean_predictor_error"])
+                for name_key, name in (("ff_angle", "ff"), ("cross_angle", "cross"), ("u_orthogonality", "u_orth")):
+                    row.update({f"{name}_{l}": x for l, x in v[name_key].items()})
                 rows.append(row)
-        lines += [f"## {arch}", "", "| preset | test acc | ff angle | cross-stream angle | U orth |", "|---|---|---|---|---|"]
-        acc = {p: [s[p]["final_test_acc"] for s in summaries] for p in PRESETS}
-        for p in PRESETS:
-            def ms(key):
-                a = np.array([[x for _, x in sorted(s[p][key].items())] for s in summaries], dtype=float)
+        presets = [p for p in PRESETS if all(p in s for s in summaries)]
+        lines += [f"## {arch}", "", f"| preset | test {'error' if error else 'acc'} | ff angle | cross-stream angle | "
+                  "U orth |", "|---|---|---|---|---|"]
+        score = {p: np.array([s[p][key] for s in summaries], dtype=float) for p in presets}
+        for p in presets:
+            def ms(k):
+                a = np.array([[x for _, x in sorted(s[p][k].items())] for s in summaries], dtype=float)
                 return ", ".join(f"{m:.1f} ± {d:.1f}" for m, d in zip(a.mean(0), a.std(0, ddof=1)))
             orth = np.array([[x for _, x in sorted(s[p]["u_orthogonality"].items())] for s in summaries]).mean(0)
-            lines.append(f"| {p} | {np.mean(acc[p]):.3f} ± {np.std(acc[p], ddof=1):.3f} | {ms('ff_angle')} | "
+            lines.append(f"| {p} | {score[p].mean():.3f} ± {score[p].std(ddof=1):.3f} | {ms('ff_angle')} | "
                          f"{ms('cross_angle')} | {', '.join(f'{x:.2f}' for x in orth)} |")
         lines.append("")
-        for a, b in (("four_synapse", "kolen_pollack"), ("four_synapse", "backprop"), ("four_synapse_fixed_u", "four_synapse")):
-            m, lo, hi = paired_difference(100 * np.asarray(acc[a]), 100 * np.asarray(acc[b]))  # points
-            lines.append(f"- {a} - {b}: {m:+.1f} points [{lo:+.1f}, {hi:+.1f}]")
+        if error:
+            floor = np.mean([s[presets[0]]["mean_predictor_error"] for s in summaries])
+            lines.append(f"Predicting the mean: test error {floor:.3f}.")
+            lines.append("")
+        unit = "" if error else " points"
+        scale = 1.0 if error else 100.0
+        for a, b in PAIRS:
+            if a in score and b in score:
+                m, lo, hi = paired_difference(scale * score[a], scale * score[b])
+                lines.append(f"- {a} - {b}: {m:+.{3 if error else 1}f}{unit} [{lo:+.{3 if error else 1}f}, "
+                             f"{hi:+.{3 if error else 1}f}]")
+        if error and {"feedback_alignment", "backprop"} <= set(score):
+            gap = score["feedback_alignment"] - score["backprop"]
+            lines.append("")
+            lines.append("Share of feedback alignment's gap to backprop closed, (FA - preset) / (FA - backprop), per seed:")
+            for p in presets:
+                if p not in ("feedback_alignment", "backprop"):
+                    closed = (score["feedback_alignment"] - score[p]) / gap
+                    m, lo, hi = t_interval_of(closed)
+                    lines.append(f"- {p}: {m:.2f} [{lo:.2f}, {hi:.2f}]")
         verdicts, seeds = seed_run_verdicts(dirs, n_samples=200, echo=lambda line: None)
         write_json(out / f"verdicts_{arch}.json", {"criterion": _CRITERION, "seeds": seeds, "presets": verdicts})
         lines += ["", "Across-seed verdict (`selfassembly inspect RUNS/" + arch + "/seed*`):", "", "```"]
@@ -93,28 +123,39 @@ def report(runs, out, lam=ASSEMBLY_LAM, archs=ARCHS):
     print("\n".join(lines))
 
 
+def t_interval_of(x):
+    """Mean and 95% t-interval of per-seed values: ``(mean, low, high)``."""
+    m, h = t_interval(np.asarray(x, dtype=float))
+    return m, m - h, m + h
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", default="results/self_assembly", help="folder of the run folders")
-    parser.add_argument("--out", default=str(RESULTS), help="where the table goes")
-    parser.add_argument("--lam", type=float, default=ASSEMBLY_LAM,
-                        help=f"weight decay of W and B (default {ASSEMBLY_LAM:g}, the assembly regime)")
-    parser.add_argument("--archs", default=",".join(ARCHS), help="comma-separated architectures, e.g. 64-128-128-10")
+    parser.add_argument("--out", default=None, help="where the table goes (default benchmarks/results/self_assembly/<task>)")
+    parser.add_argument("--task", default="classification", choices=sorted(ARCHS))
+    parser.add_argument("--lam", type=float, default=DEFAULT_PARAMS["lam"], help="weight decay of W and B's task rule")
+    parser.add_argument("--eta", type=float, default=DEFAULT_PARAMS["eta"], help="learning rate of W and B's task rule")
+    parser.add_argument("--engine", default="numpy", choices=("numpy", "brian2"))
+    parser.add_argument("--archs", default=None, help="comma-separated architectures, e.g. 64-128-128-10")
     parser.add_argument("--seeds", default=None,
                         help="comma-separated seeds to run now (default all 5); the table needs all 5")
     parser.add_argument("--report-only", action="store_true", help="only summarise finished runs")
     args = parser.parse_args(argv)
-    runs, archs = Path(args.runs), args.archs.split(",")
+    archs = args.archs.split(",") if args.archs else list(ARCHS[args.task])
+    runs = Path(args.runs) / args.task
+    out = Path(args.out) if args.out else RESULTS / args.task
     seeds = SEEDS if args.seeds is None else [int(k) for k in args.seeds.split(",")]
+    task = {"task": "reconstruction", "output": "linear"} if args.task == "reconstruction" else {}
     if not args.report_only:
         for arch in archs:
             for seed in seeds:
                 config = ExperimentConfig(sizes=[int(n) for n in arch.split("-")], seed=seed, presets=PRESETS,
-                                          lam=args.lam)
+                                          lam=args.lam, eta=args.eta, engine=args.engine, **task)
                 run_experiment(config, runs / arch / f"seed{seed}")
         if args.seeds is not None:
             return
-    report(runs, Path(args.out), args.lam, archs)
+    report(runs, out, args.lam, archs, args.task)
 
 
 if __name__ == "__main__":

@@ -55,7 +55,7 @@ from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_fo
 
 __all__ = ["run_experiment", "run_preset", "PresetResult", "presentation_order", "metrics_rows",
            "prepare_run_folder", "preset_done", "record_preset", "read_metrics", "check_run", "estimate_memory",
-           "load_run_data", "instability", "UNSTABLE_FACTOR", "BLOWUP_FACTOR"]
+           "load_run_data", "for_task", "instability", "UNSTABLE_FACTOR", "BLOWUP_FACTOR"]
 
 #: held-out samples used for the gradient-alignment angle at each snapshot
 N_GRADIENT_SAMPLES = 100
@@ -325,7 +325,13 @@ def load_run_data(config):
     data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
     if config.max_train:
         data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
-    if config.task == "reconstruction":  # the teacher is the input itself
+    return for_task(data, config.task)
+
+
+def for_task(data, task):
+    """``data`` with the teacher signals of ``task``: the labels (classification), or the input
+    itself (reconstruction)."""
+    if task == "reconstruction":
         data.Y_train, data.Y_test = data.X_train.copy(), data.X_test.copy()
     return data
 

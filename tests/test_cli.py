@@ -11,7 +11,6 @@ from selfassembly.cli import main
 from selfassembly.config import ExperimentConfig, quick_config
 from selfassembly.experiment import divergence_advice, run_experiment
 from selfassembly.io import load_snapshots
-from selfassembly.plasticity import ASSEMBLY_LAM
 
 
 @pytest.fixture(scope="module")
@@ -58,7 +57,7 @@ def test_rerun_with_other_config_is_refused(quick_run, capsys):
 
 def test_divergence_advice_does_not_blame_the_assembly_regimes_decay():
     """lam = 0.02 is 200 times the default but only damps; the advice names the large rate."""
-    config = ExperimentConfig(eta=1.0, lam=ASSEMBLY_LAM)
+    config = ExperimentConfig(eta=1.0, lam=0.02)
     advice = divergence_advice(config)
     assert "plasticity.eta (now 1, default 0.02)" in advice and "plasticity.lam" not in advice
     assert "eta * lam" in divergence_advice(ExperimentConfig(eta=1.0, lam=1.5))  # the decay overshoots zero
