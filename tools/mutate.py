@@ -146,7 +146,7 @@ MUTANTS = [
       T_PC, "physiology.json's summary counts swapped"),
     M("compare-judge-two-sided-open", "selfassembly/analysis/compare.py",
       "if point.ci_low <= value <= point.ci_high:", "if point.ci_low < value < point.ci_high:",
-      "tests/test_compare.py", "a model value on the data interval's bound disagrees"),
+      T_PC, "a model value on the data interval's bound disagrees"),
     # ---- run-folder integrity (issue 21) ----------------------------------------------------
     M("hash-without-connectivity", "selfassembly/config.py",
       "        text = json.dumps(data, sort_keys=True", '        data.pop("connectivity")\n        text = json.dumps(data, sort_keys=True',
