@@ -167,3 +167,16 @@ def test_sparse_weights_keep_their_variance_per_input():
     assert mask.mean() == pytest.approx(0.25, abs=0.01)
     assert np.std(w[mask]) == pytest.approx(2.0 / np.sqrt(0.25 * 400), rel=0.02)
     assert np.mean(np.sum(w**2, axis=1)) == pytest.approx(4.0, rel=0.02)
+
+
+def test_ablations_are_what_their_names_say():
+    """The verdict's matched ablations differ from four_synapse in the cross-stream rules alone."""
+    full, fixed_u, fixed_cross = (make_preset(p) for p in ("four_synapse", "four_synapse_fixed_u",
+                                                          "four_synapse_fixed_cross"))
+    assert (full.cross.v, full.cross.u) == ("mirror", "reconstruct")
+    assert (fixed_u.cross.v, fixed_u.cross.u) == ("mirror", "fixed")
+    assert (fixed_cross.cross.v, fixed_cross.cross.u) == ("fixed", "fixed")
+    for r in (full, fixed_u, fixed_cross):
+        assert r.cross_init == "random" and r.feedback.kind == "plastic"
+    fa = make_preset("feedback_alignment")
+    assert (fa.feedback.kind, fa.cross.v, fa.cross.u, fa.cross_init) == ("fixed", "fixed", "fixed", "identity")

@@ -220,6 +220,27 @@ MUTANTS = [
       "return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,",
       "return make_preset(preset, self.eta, self.lam, self.eta_c, 1.0, self.sigma_xi, self.eta_u,",
       T_PR, "the configuration's lam_c never reaches the rules"),
+    M("plasticity-w-rule-without-decay", "selfassembly/plasticity/rules.py",
+      'change = "-eta * (err_post * r_pre + lam * w)"', 'change = "-eta * (err_post * r_pre)"',
+      "tests/test_circuit.py::test_plasticity_steps_match_numpy", "W's decay dropped from the Brian2 rule"),
+    M("plasticity-tied-b-reads-d", "selfassembly/plasticity/rules.py",
+      'signal = "q_pre" if self.tied else "d_pre"', 'signal = "d_pre"',
+      "tests/test_circuit.py::test_tied_feedback_stays_tied tests/test_circuit.py::test_tied_feedback_stays_tied_in_dynamic_mode",
+      "a tied B reads D's rate instead of its input"),
+    M("plasticity-fixed-u-preset-learns", "selfassembly/plasticity/presets.py",
+      '"four_synapse_fixed_u": ("plastic", "mirror", "fixed", "random"', '"four_synapse_fixed_u": ("plastic", "mirror", "reconstruct", "random"',
+      T_PR, "the fixed-U ablation lets U learn"),
+    M("plasticity-reconstruct-sign", "selfassembly/plasticity/rules.py",
+      'out["U"] = "eta_u * q_spont_post * (spont_pre - a_spont_pre)"', 'out["U"] = "eta_u * q_spont_post * (a_spont_pre - spont_pre)"',
+      T_PR, "U's reconstruction rule with the wrong sign"),
+    M("learning-score-first-epochs", "benchmarks/learning.py",
+      'for c in result["curve"][-SCORE_EPOCHS:]', 'for c in result["curve"][:SCORE_EPOCHS]',
+      "tests/test_benchmarks.py::test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run",
+      "validation score from the first epochs"),
+    M("learning-paired-sign", "benchmarks/learning.py",
+      "d = [100 * (a[s] - b[s]) for s in common]", "d = [100 * (b[s] - a[s]) for s in common]",
+      "tests/test_benchmarks.py::test_learning_summary_pairs_seeds_with_a_t_interval " + T_PA,
+      "difference to backprop with the wrong sign"),
     # ---- sweep (selfassembly/sweep.py: repoint when it becomes a subpackage) -------------------
     M("sweep-acc-minus-reference-sign", "selfassembly/sweep.py",
       'r["acc_minus_reference"] = r["final_test_acc"] - other["final_test_acc"]',
@@ -266,6 +287,9 @@ def run(mutants, timeout=900, python=sys.executable, echo=print):
                                       cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
                 outcome = "missed" if proc.returncode == 0 else ("caught" if proc.returncode == 1 else
                                                                  f"caught (pytest exit {proc.returncode})")
+                failed = [x.split()[1] for x in proc.stdout.splitlines() if x.startswith(("FAILED ", "ERROR "))]
+                if failed and proc.returncode == 1:
+                    outcome += f" by {failed[0]}"
                 if proc.returncode == 5:
                     outcome = "stale (no tests collected)"
             except subprocess.TimeoutExpired:
@@ -274,7 +298,8 @@ def run(mutants, timeout=900, python=sys.executable, echo=print):
                 path.write_text(original)
             dt = time.perf_counter() - t0
             results.append((m, outcome, dt))
-            echo(f"{outcome.split()[0].upper():7} {m.id} ({dt:.0f} s): {m.why}")
+            echo(f"{outcome.split()[0].upper():7} {m.id} ({dt:.0f} s): {m.why}"
+                 + (f" [{outcome.split(' by ')[1]}]" if " by " in outcome else ""))
     return results
 
 
