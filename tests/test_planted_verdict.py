@@ -139,7 +139,7 @@ def test_every_matched_ablation_is_tested(failing, n_seeds):
         runs[a] = [_entry((50.0 + k, 15.0 + k if a == failing else 55.0 + k), k, (90.0,) * 3) for k in range(n_seeds)]
     v = seed_verdicts(runs, null)["four_synapse"]
     assert v["verdict"] == "NOT ASSEMBLED", v["decided_by"]
-    assert v["decided_by"].startswith(f"forward-feedback angle of layer 3 is not")
+    assert v["decided_by"].startswith("forward-feedback angle of layer 3 is not")
     assert f"below {failing}'s" in v["decided_by"]
     # and with both ablations above in every layer it is assembled, tested against both
     for a in ("four_synapse_fixed_cross", "feedback_alignment"):
