@@ -51,7 +51,7 @@ _OVERRIDES = {
     "target": "target", "eta": "eta", "lam": "lam", "eta_c": "eta_c", "lam_c": "lam_c",
     "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
     "activation": "activation", "output": "output",
-    "dataset": "dataset", "mnist": "mnist_dir", "max_train": "max_train",
+    "dataset": "dataset", "mnist": "mnist_dir", "label_column": "label_column", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
     "tau_xi_ms": "tau_xi_ms",
     "dt_ms": "dt_ms", "cache_dir": "cache_dir",
@@ -105,7 +105,10 @@ def _add_run(sub):
         dest="cross_u")
     add("--activation", "activation", "hidden activation: tanh or relu")
     add("--output", "output", "output layer: softmax or linear")
-    add("--dataset", "dataset", "digits (bundled) or mnist (needs --mnist DIR)")
+    add("--dataset", "dataset", "digits (bundled), mnist (needs --mnist DIR), or the path of your own .npz (X, y) or "
+        ".csv data file (docs/guide.md, 'Your own data')")
+    add("--label-column", "label_column", "the column of a .csv data file that holds the labels or targets",
+        dest="label_column")
     add("--mnist", "mnist_dir", "folder with the four MNIST IDX files (gzip or plain)")
     add("--max-train", "max_train", "use at most this many training samples (0: all)", dest="max_train", type=int)
     add("--records-per-epoch", "records_per_epoch", "weight snapshots per epoch (at most the training samples)",

@@ -3,7 +3,7 @@
 A configuration file has these sections (every key optional)::
 
     [circuit]       sizes, activation, output
-    [data]          dataset, mnist_dir, test_fraction, max_train
+    [data]          dataset, mnist_dir, label_column, test_fraction, max_train
     [training]      presets, epochs, seed, records_per_epoch
     [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, cross_v, cross_u
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
@@ -32,7 +32,7 @@ from .circuits.connectivity import Connectivity, check_sizes
 from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
-from .datasets import DATASET_NAMES
+from .datasets import DATASET_NAMES, file_sha256, is_data_file
 from .errors import InputError
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import U_RULES, V_RULES, check_number
@@ -79,6 +79,7 @@ class ExperimentConfig:
     # [data]
     dataset: str = "digits"
     mnist_dir: str = ""
+    label_column: str = ""
     test_fraction: float = 0.2
     max_train: int = 0
     # [training]
@@ -109,7 +110,7 @@ class ExperimentConfig:
 
     SECTIONS = {
         "circuit": ("sizes", "activation", "output"),
-        "data": ("dataset", "mnist_dir", "test_fraction", "max_train"),
+        "data": ("dataset", "mnist_dir", "label_column", "test_fraction", "max_train"),
         "training": ("presets", "epochs", "seed", "records_per_epoch"),
         "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "cross_v", "cross_u"),
         "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"),
@@ -135,7 +136,7 @@ class ExperimentConfig:
             raise ConfigError(f"circuit.sizes: {exc}") from None
         _choice("circuit.activation", self.activation, ACTIVATIONS)
         _choice("circuit.output", self.output, OUTPUTS)
-        _choice("data.dataset", self.dataset, DATASET_NAMES)
+        self._check_dataset()
         _choice("time.mode", self.mode, MODE_NAMES)
         _choice("simulator.target", self.target, TARGETS)
         if self.cross_v:
@@ -181,6 +182,21 @@ class ExperimentConfig:
             raise ConfigError("data.dataset is 'mnist' but data.mnist_dir is empty; give the folder of the four IDX files (--mnist DIR)")
         return self
 
+    def _check_dataset(self):
+        """data.dataset: a bundled name or a data file's path (made absolute); data.label_column goes with a CSV."""
+        if is_data_file(self.dataset):
+            # absolute, so that config.toml means the same file from anywhere
+            self.dataset = os.path.abspath(os.path.expanduser(self.dataset))
+        elif self.dataset not in DATASET_NAMES:
+            raise ConfigError(f"data.dataset: unknown value {self.dataset!r}; valid values: "
+                              f"{', '.join(DATASET_NAMES)}, or the path of an .npz or .csv data file")
+        if self.label_column and not self.dataset.lower().endswith(".csv"):
+            raise ConfigError(f"data.label_column = {self.label_column!r} is only for a .csv data file, but "
+                              f"data.dataset is {self.dataset!r}; drop it (--label-column)")
+        if self.dataset.lower().endswith(".csv") and not self.label_column:
+            raise ConfigError(f"data.dataset is the CSV file {self.dataset}: name its label column with "
+                              "--label-column NAME (data.label_column)")
+
     def _check_types(self):
         """Strict types from each field's annotation (and :data:`_LIST_ITEMS` for lists)."""
         names = {key: f"{sec}.{key}" for sec, keys in self.SECTIONS.items() for key in keys}
@@ -200,12 +216,18 @@ class ExperimentConfig:
 
         Stored with each preset's results (``summary.json``, the snapshot file),
         so that a run folder can tell results of this configuration from
-        those of another. ``simulator.cache_dir`` is left out.
+        those of another. ``simulator.cache_dir`` is left out. A data file's
+        content enters by its sha256 (:func:`~selfassembly.datasets.file_sha256`),
+        so that results made from an edited file are not taken as done.
         """
         data = self.to_dict()
         for section, keys in _NOT_HASHED.items():
             for key in keys:
                 data.get(section, {}).pop(key, None)
+        if is_data_file(self.dataset):
+            data["data"]["dataset_sha256"] = file_sha256(self.dataset)
+        if not self.label_column:  # absent before data files existed: the hashes of earlier runs stay valid
+            data["data"].pop("label_column")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
 

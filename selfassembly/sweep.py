@@ -331,10 +331,11 @@ def _worker_data(config):
     """The data set of ``config``, loaded once per worker process and configuration of the data."""
     from .datasets import load_dataset
 
-    key = (config.dataset, config.test_fraction, config.seed, config.mnist_dir, config.max_train)
+    key = (config.dataset, config.label_column, config.test_fraction, config.seed, config.mnist_dir, config.max_train)
     cache = _WORKER_STATE.setdefault("data", {})
     if key not in cache:
-        data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
+        data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None,
+                            config.label_column)
         if config.max_train:
             data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
         cache.clear()  # one data set at a time: sweeps rarely vary the data
