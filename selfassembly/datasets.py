@@ -239,6 +239,10 @@ def load_data_file(path, label_column="", test_fraction=0.2, seed=0):
 
 def _read_npz(path):
     """``{"X": .., "y": ..}`` or the four split arrays, checked for pickles, names, dtypes and finiteness."""
+    with open(path, "rb") as fh:
+        if fh.read(4) != b"PK\x03\x04":  # np.load would take anything else for a pickle or a .npy file
+            raise DataError(f"data file {path} is not a readable .npz archive (it is not a zip file); "
+                            "write it with np.savez(path, X=X, y=y)")
     try:
         with np.load(path, allow_pickle=False) as archive:
             names = set(archive.files)

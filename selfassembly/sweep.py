@@ -343,6 +343,24 @@ def _worker_data(config):
     return cache[key]
 
 
+def _check_data_files(sweep):
+    """Check users' data files, and every point's layer sizes against them, before anything runs.
+
+    (The bundled data sets are loaded on the workers; a point that cannot load them fails alone.)
+    """
+    from .datasets import is_data_file
+    from .experiment import check_run, load_run_data
+
+    loaded = {}
+    for p in sweep.points:
+        c = p.config
+        if is_data_file(c.dataset):
+            key = (c.dataset, c.label_column, c.test_fraction, c.seed, c.max_train)
+            if key not in loaded:
+                loaded[key] = load_run_data(c)
+            check_run(c, loaded[key])
+
+
 def _maybe_kill_self():
     marker = os.environ.get(KILL_ONCE_ENV)
     if not marker:
@@ -548,6 +566,7 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
 
     out = Path(out) if out else _default_out()
     _check_folder(sweep, out)
+    _check_data_files(sweep)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.toml", sweep.to_toml())
     write_csv(out / "points.csv", [{"point": p.id, "seed": p.seed, **{k: json.dumps(v) if isinstance(v, list) else v
