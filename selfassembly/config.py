@@ -240,7 +240,7 @@ class ExperimentConfig:
                          tau_xi_ms=self.tau_xi_ms or None)
 
     def rules(self, preset):
-        """The :class:`~selfassembly.plasticity.RuleSet` of one preset with this configuration's numbers."""
+        """The :class:`~selfassembly.plasticity.presets.RuleSet` of one preset with this configuration's numbers."""
         return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,
                            cross_v=self.cross_v or None, cross_u=self.cross_u or None)
 

@@ -92,7 +92,7 @@ class SweepError(ConfigError):
 def valid_keys():
     """Dotted configuration keys a ``[sweep]`` table may vary.
 
-    Derived from :attr:`ExperimentConfig.SECTIONS` and the connectivity tables,
+    Derived from :attr:`~selfassembly.config.ExperimentConfig.SECTIONS` and the connectivity tables,
     so new configuration fields can be swept without changes here.
 
     >>> "plasticity.eta_c" in valid_keys(), "connectivity.V.p" in valid_keys()
@@ -380,7 +380,7 @@ def run_task(config_dict, preset, make_jobs=1):
     Parameters
     ----------
     config_dict : dict
-        The point's configuration (:meth:`ExperimentConfig.to_dict`).
+        The point's configuration (:meth:`~selfassembly.config.ExperimentConfig.to_dict`).
     preset : str
     make_jobs : int
         Parallel compile jobs for cpp_standalone.

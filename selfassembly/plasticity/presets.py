@@ -89,6 +89,7 @@ PRESETS = {
     "four_synapse_fixed_cross": ("plastic", "fixed", "fixed", "random", "B plastic, U and V random and fixed: ablation without cross-stream assembly"),
 }
 
+#: the preset names, in the order of :data:`PRESETS`
 PRESET_NAMES = tuple(PRESETS)
 
 #: presets whose U and V start random: the ones a self-assembly claim is about
