@@ -21,6 +21,9 @@ colours); ``python examples/phase_diagram.py`` runs the sweep file
 """
 
 # %%
+# Dask starts its worker processes by importing this script again ("spawn"), so
+# everything that runs sits under ``if __name__ == "__main__":``, as in any
+# script that starts a local cluster.
 import argparse
 from pathlib import Path
 
@@ -28,28 +31,30 @@ import matplotlib.pyplot as plt
 
 from selfassembly.sweep import load_sweep, parse_sweep, run_sweep
 
-parser = argparse.ArgumentParser(description="A phase diagram from a small sweep")
-parser.add_argument("--quick", action="store_true", help="a tiny version (seconds) instead of the full one")
-parser.add_argument("--out", default=".", help="folder for the sweep folder (default: here)")
-parser.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
-args = parser.parse_args()
+#: the quick sweep: the same sections as a sweep file (a run configuration, then [sweep])
+QUICK = {
+    "circuit": {"sizes": [64, 16, 16, 10]},
+    "data": {"max_train": 120},
+    "training": {"presets": ["four_synapse", "kolen_pollack"], "epochs": 1},
+    "plasticity": {"lam": 0.02},
+    "sweep": {"plasticity.eta_c": [0.002, 0.004], "plasticity.eta_u": [0.0005, 0.001], "seeds": [0],
+              "reference": "kolen_pollack"},
+}
 
-if args.quick:
-    # the same sections as a sweep file: configuration, then [sweep]
-    sweep = parse_sweep({
-        "circuit": {"sizes": [64, 16, 16, 10]},
-        "data": {"max_train": 120},
-        "training": {"presets": ["four_synapse", "kolen_pollack"], "epochs": 1},
-        "plasticity": {"lam": 0.02},
-        "sweep": {"plasticity.eta_c": [0.002, 0.004], "plasticity.eta_u": [0.0005, 0.001], "seeds": [0],
-                  "reference": "kolen_pollack"},
-    }, source="phase_diagram.py")
-else:
-    sweep = load_sweep(Path(__file__).resolve().parent / "sweep_phase_diagram.toml")
-out = Path(args.out) / ("sweep_quick" if args.quick else "sweep")
-summary = run_sweep(sweep, out, workers=args.workers, progress=None)
-print(f"{summary['runs']} runs ({summary['skipped']} already done), {summary['simulations']} simulated: "
-      f"{summary['done']} done, {summary['failed']} failed, in {summary['wall_time_s']:.0f} s")
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="A phase diagram from a small sweep")
+    parser.add_argument("--quick", action="store_true", help="a tiny version (seconds) instead of the full one")
+    parser.add_argument("--out", default=".", help="folder for the sweep folder (default: here)")
+    parser.add_argument("--workers", type=int, default=2, help="local Dask worker processes (default 2)")
+    args = parser.parse_args()
+    if args.quick:
+        sweep = parse_sweep(QUICK, source="phase_diagram.py")
+    else:
+        sweep = load_sweep(Path(__file__).resolve().parent / "sweep_phase_diagram.toml")
+    out = Path(args.out) / ("sweep_quick" if args.quick else "sweep")
+    summary = run_sweep(sweep, out, workers=args.workers, progress=None)
+    print(f"{summary['runs']} runs ({summary['skipped']} already done), {summary['simulations']} simulated: "
+          f"{summary['done']} done, {summary['failed']} failed, in {summary['wall_time_s']:.0f} s")
 
 # %%
 # What it wrote
@@ -58,16 +63,18 @@ print(f"{summary['runs']} runs ({summary['skipped']} already done), {summary['si
 # final accuracy, angles, the difference to the reference); ``sweep.md``
 # summarises each group of seeds; ``points/<id>/`` are ordinary run folders
 # (``selfassembly inspect`` and ``compare`` read them).
-print((out / "sweep.md").read_text()[:1500])
+if __name__ == "__main__":
+    print((out / "sweep.md").read_text()[:1500])
 
 # %%
 # The phase diagram of four_synapse
 # ---------------------------------
 # Rows and columns are the two swept keys; each cell is the mean over seeds.
 # A black frame marks a cell where the assembly verdict is positive.
-img = plt.imread(out / "phase_four_synapse.png")
-fig, ax = plt.subplots(figsize=(9, 9 * img.shape[0] / img.shape[1]))
-ax.imshow(img)
-ax.axis("off")
-fig.tight_layout()
-plt.show()
+if __name__ == "__main__":
+    img = plt.imread(out / "phase_four_synapse.png")
+    fig, ax = plt.subplots(figsize=(9, 9 * img.shape[0] / img.shape[1]))
+    ax.imshow(img)
+    ax.axis("off")
+    fig.tight_layout()
+    plt.show()
