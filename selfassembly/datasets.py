@@ -26,8 +26,8 @@ What ``y`` means
     samples. A float ``y`` (a matrix, samples x outputs, or a column of
     non-whole numbers) is **regression**: ``y`` is the teacher signal as
     given, n_L is its number of columns, the output layer must be linear
-    (``--output linear``), and accuracy is not defined (metrics.csv leaves
-    it empty; read the loss, 0.5 * squared error).
+    (``--output linear``), and accuracy is not defined (``nan`` in metrics.csv, null in
+    summary.json; read the loss, 0.5 * squared error).
 
 Scaling
     Features are divided by one number, the largest absolute value in the

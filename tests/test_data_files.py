@@ -255,7 +255,7 @@ def test_regression_run_has_no_accuracy_and_learns(tmp_path):
                  "--presets", "backprop", "--epochs", "3", "--out", str(out)]) == 0
     with open(out / "metrics.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert {r["test_acc"] for r in rows} == {"nan"} or {r["test_acc"] for r in rows} == {""}
+    assert {r["test_acc"] for r in rows} == {"nan"}  # accuracy is not defined for real-valued targets
     assert float(rows[-1]["test_loss"]) < 0.5 * float(rows[0]["test_loss"])
 
 
