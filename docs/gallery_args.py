@@ -4,6 +4,14 @@ Every example takes ``--quick`` (seconds instead of minutes; without it the
 script runs the full version); examples that write files also take
 ``--out DIR``, which here is a folder under docs/_build, so that building the
 docs never writes into examples/.
+
+Adding an example: a script in examples/ whose docstring starts with an RST
+title (underlined with ``=``) and says what the full version costs; it takes
+``--quick`` (and ``--out DIR`` if it writes files), leaves its figures open
+(the gallery collects open figures as its thumbnails and images), and keeps
+work that starts processes (Dask) under ``if __name__ == "__main__":``. Give it
+a test in tests/test_examples.py (test_every_example_has_a_test asks for one)
+and its place in :data:`ORDER` (unlisted examples come last).
 """
 from pathlib import Path
 

@@ -16,7 +16,7 @@ It uses the assembly regime, lambda = 0.02, where the feedback aligns.
 The gallery shows the quick version (64-24-24-10, 120 samples, one epoch, 3
 seeds: far too short to assemble, so expect NOT ASSEMBLED and read why);
 ``python examples/verdict_across_seeds.py`` runs 64-128-128-10 for 10 epochs
-with 5 seeds (about 15 minutes on 2 cores).
+with 5 seeds (about 10 minutes on 2 cores).
 """
 
 # %%
