@@ -230,8 +230,6 @@ def test_config_hash_follows_the_file_content(tmp_path):
     assert ExperimentConfig(dataset=path, sizes=[F, 4, K]).config_hash() == h
     np.savez(path, X=X, y=(y + 1) % K)
     assert c.config_hash() != h
-    # bundled data sets keep the hashes they had before data files existed
-    assert ExperimentConfig().config_hash() == ExperimentConfig(label_column="").config_hash()
 
 
 def test_csv_run_from_a_config_file_then_inspect_and_compare(tmp_path):
