@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: run test test-slow bench clean
+.PHONY: run test test-slow docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,5 +22,12 @@ test: $(VENV)/.installed         ## the test suite (slow tests excluded)
 test-slow: $(VENV)/.installed    ## only the slow tests (full learning runs, cpp_standalone builds)
 	$(PY) -m pytest -q -m slow
 
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(PY) -m pip install --quiet -e ".[test,docs]"
+	touch $@
+
+docs: $(VENV)/.installed-docs    ## the HTML site in docs/_build/html (warnings and broken references are errors)
+	$(VENV)/bin/sphinx-build -W --keep-going -n -b html docs docs/_build/html
+
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info docs/_build docs/auto_examples

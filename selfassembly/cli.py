@@ -52,7 +52,7 @@ _OVERRIDES = {
     "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
     "eta_b": "eta_b", "lam_b": "lam_b", "b_rule": "b_rule", "task": "task", "engine": "engine",
     "activation": "activation", "output": "output",
-    "dataset": "dataset", "mnist": "mnist_dir", "max_train": "max_train",
+    "dataset": "dataset", "mnist": "mnist_dir", "label_column": "label_column", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
     "tau_xi_ms": "tau_xi_ms",
     "dt_ms": "dt_ms", "cache_dir": "cache_dir",
@@ -115,7 +115,10 @@ def _add_run(sub):
         "linear and n_L = n_0)")
     add("--activation", "activation", "hidden activation: tanh or relu")
     add("--output", "output", "output layer: softmax or linear")
-    add("--dataset", "dataset", "digits (bundled) or mnist (needs --mnist DIR)")
+    add("--dataset", "dataset", "digits (bundled), mnist (needs --mnist DIR), or the path of your own .npz (X, y) or "
+        ".csv data file (docs/guide.md, 'Your own data')")
+    add("--label-column", "label_column", "the column of a .csv data file that holds the labels or targets",
+        dest="label_column")
     add("--mnist", "mnist_dir", "folder with the four MNIST IDX files (gzip or plain)")
     add("--max-train", "max_train", "use at most this many training samples (0: all)", dest="max_train", type=int)
     add("--records-per-epoch", "records_per_epoch", "weight snapshots per epoch (at most the training samples)",

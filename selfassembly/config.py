@@ -3,7 +3,7 @@
 A configuration file has these sections (every key optional)::
 
     [circuit]       sizes, activation, output
-    [data]          dataset, task, mnist_dir, test_fraction, max_train
+    [data]          dataset, task, mnist_dir, label_column, test_fraction, max_train
     [training]      presets, epochs, seed, records_per_epoch
     [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, eta_b, lam_b, cross_v, cross_u, b_rule
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
@@ -33,7 +33,7 @@ from .circuits.engines import ENGINES, check_engine
 from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
-from .datasets import DATASET_NAMES
+from .datasets import DATASET_NAMES, file_sha256, is_data_file
 from .errors import InputError
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
@@ -85,6 +85,7 @@ class ExperimentConfig:
     dataset: str = "digits"
     task: str = "classification"
     mnist_dir: str = ""
+    label_column: str = ""
     test_fraction: float = 0.2
     max_train: int = 0
     # [training]
@@ -119,7 +120,7 @@ class ExperimentConfig:
 
     SECTIONS = {
         "circuit": ("sizes", "activation", "output"),
-        "data": ("dataset", "task", "mnist_dir", "test_fraction", "max_train"),
+        "data": ("dataset", "task", "mnist_dir", "label_column", "test_fraction", "max_train"),
         "training": ("presets", "epochs", "seed", "records_per_epoch"),
         "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "eta_b", "lam_b", "cross_v", "cross_u",
                        "b_rule"),
@@ -146,7 +147,7 @@ class ExperimentConfig:
             raise ConfigError(f"circuit.sizes: {exc}") from None
         _choice("circuit.activation", self.activation, ACTIVATIONS)
         _choice("circuit.output", self.output, OUTPUTS)
-        _choice("data.dataset", self.dataset, DATASET_NAMES)
+        self._check_dataset()
         _choice("time.mode", self.mode, MODE_NAMES)
         _choice("simulator.target", self.target, TARGETS)
         _choice("simulator.engine", self.engine, ENGINES)
@@ -199,6 +200,21 @@ class ExperimentConfig:
             raise ConfigError("data.dataset is 'mnist' but data.mnist_dir is empty; give the folder of the four IDX files (--mnist DIR)")
         return self
 
+    def _check_dataset(self):
+        """data.dataset: a bundled name or a data file's path (made absolute); data.label_column goes with a CSV."""
+        if is_data_file(self.dataset):
+            # absolute, so that config.toml means the same file from anywhere
+            self.dataset = os.path.abspath(os.path.expanduser(self.dataset))
+        elif self.dataset not in DATASET_NAMES:
+            raise ConfigError(f"data.dataset: unknown value {self.dataset!r}; valid values: "
+                              f"{', '.join(DATASET_NAMES)}, or the path of an .npz or .csv data file")
+        if self.label_column and not self.dataset.lower().endswith(".csv"):
+            raise ConfigError(f"data.label_column = {self.label_column!r} is only for a .csv data file, but "
+                              f"data.dataset is {self.dataset!r}; drop it (--label-column)")
+        if self.dataset.lower().endswith(".csv") and not self.label_column:
+            raise ConfigError(f"data.dataset is the CSV file {self.dataset}: name its label column with "
+                              "--label-column NAME (data.label_column)")
+
     def _check_types(self):
         """Strict types from each field's annotation (and :data:`_LIST_ITEMS` for lists)."""
         names = {key: f"{sec}.{key}" for sec, keys in self.SECTIONS.items() for key in keys}
@@ -218,12 +234,18 @@ class ExperimentConfig:
 
         Stored with each preset's results (``summary.json``, the snapshot file),
         so that a run folder can tell results of this configuration from
-        those of another. ``simulator.cache_dir`` is left out.
+        those of another. ``simulator.cache_dir`` is left out. A data file's
+        content enters by its sha256 (:func:`~selfassembly.datasets.file_sha256`),
+        so that results made from an edited file are not taken as done.
         """
         data = self.to_dict()
         for section, keys in _NOT_HASHED.items():
             for key in keys:
                 data.get(section, {}).pop(key, None)
+        if is_data_file(self.dataset):
+            data["data"]["dataset_sha256"] = file_sha256(self.dataset)
+        if not self.label_column:  # absent before data files existed: the hashes of earlier runs stay valid
+            data["data"].pop("label_column")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -236,7 +258,7 @@ class ExperimentConfig:
                          tau_xi_ms=self.tau_xi_ms or None)
 
     def rules(self, preset):
-        """The :class:`~selfassembly.plasticity.RuleSet` of one preset with this configuration's numbers."""
+        """The :class:`~selfassembly.plasticity.presets.RuleSet` of one preset with this configuration's numbers."""
         return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,
                            cross_v=self.cross_v or None, cross_u=self.cross_u or None, eta_b=self.eta_b,
                            lam_b=self.lam_b, b_rule=self.b_rule or None)

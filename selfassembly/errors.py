@@ -22,10 +22,15 @@ from __future__ import annotations
 __all__ = ["InputError", "RunFolderError", "EXIT_OK", "EXIT_INTERNAL", "EXIT_INPUT", "EXIT_UNSTABLE",
            "EXIT_INTERRUPTED"]
 
+#: success
 EXIT_OK = 0
+#: a bug: the traceback is printed
 EXIT_INTERNAL = 1
+#: a problem with the input (one line naming it and the fix)
 EXIT_INPUT = 2
+#: a preset diverged or became unstable (the others still ran)
 EXIT_UNSTABLE = 3
+#: interrupted (Ctrl-C)
 EXIT_INTERRUPTED = 130
 
 

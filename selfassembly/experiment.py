@@ -47,7 +47,7 @@ from .circuits.connectivity import initial_weights
 from .circuits.network import DivergenceError, Stimulus, configure_target
 from . import __version__
 from .config import ConfigError, ExperimentConfig, differences, load_config
-from .datasets import load_dataset
+from .datasets import is_data_file, load_dataset
 from .plasticity.presets import STABLE_U_RATIO
 from .errors import RunFolderError
 from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots,
@@ -129,6 +129,8 @@ def metrics_rows(preset, snapshots, data, config, n_train):
         w = snapshots.at(k)
         train_loss, train_acc = ref.evaluate(w, data.X_train, data.Y_train, config.activation, config.output)
         test_loss, test_acc = ref.evaluate(w, data.X_test, data.Y_test, config.activation, config.output)
+        if data.task == "regression":  # accuracy is not defined for real-valued targets: read the loss
+            train_acc = test_acc = float("nan")
         row = {"preset": preset, "step": int(step), "epoch": round(int(step) / n_train, 4),
                "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
         if config.task == "reconstruction":  # accuracy means nothing; the error per sample does
@@ -322,7 +324,8 @@ def divergence_advice(config, rules=None):
 # --------------------------------------------------------------------------- checks before a run
 def load_run_data(config):
     """The data set of ``config``, cut to ``max_train`` training samples."""
-    data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
+    data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None,
+                        config.label_column)
     if config.max_train:
         data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
     return for_task(data, config.task)
@@ -418,12 +421,19 @@ def check_run(config, data):
     """
     n_train = len(data.X_train)
     sizes = config.sizes
+    # both ends named, so that one fix fits: the data set fixes n_0 and n_L
+    fit = (f" (the data set {data.name} needs n_0 = {data.n_features} and n_L = {data.n_classes}, "
+           f"e.g. --sizes {','.join(str(n) for n in [data.n_features, *sizes[1:-1], data.n_classes])})")
     if data.n_features != sizes[0]:
         raise ConfigError(f"circuit.sizes: stimuli have {data.n_features} features but the input layer has "
-                          f"n_0 = {sizes[0]}; make sizes[0] = {data.n_features}")
+                          f"n_0 = {sizes[0]}; make sizes[0] = {data.n_features}{fit}")
     if data.n_classes != sizes[-1]:
         raise ConfigError(f"circuit.sizes: teacher signals have {data.n_classes} entries but the output layer has "
-                          f"n_L = {sizes[-1]}; make sizes[-1] = {data.n_classes}")
+                          f"n_L = {sizes[-1]}; make sizes[-1] = {data.n_classes}{fit}")
+    if data.task == "regression" and config.output == "softmax":
+        raise ConfigError(f"circuit.output is softmax, but the data set {data.name} has real-valued targets "
+                          "(regression), which a softmax cannot produce; use --output linear (output = \"linear\" in "
+                          "[circuit]), or save class labels as whole numbers for classification")
     if config.records_per_epoch > n_train:
         raise ConfigError(f"training.records_per_epoch = {config.records_per_epoch} is more than the {n_train} "
                           f"training samples of an epoch (at most one record per presentation); use at most {n_train}")
@@ -550,6 +560,9 @@ def prepare_run_folder(out, config):
         if "" in hashes:
             why = ("its results carry no configuration hash (an older version of selfassembly wrote them), so they "
                    "cannot be checked against this configuration; choose a new --out folder")
+        elif is_data_file(config.dataset) and not differences(previous, config):
+            why = (f"the data file {config.dataset} changed since they were made (its sha256 is part of the "
+                   "configuration's hash); run into a new --out folder, or restore the file to resume")
         elif previous.config_hash() in hashes:
             diff = [f"{key} ({old!r} there, {new!r} now)" for key, old, new in differences(previous, config)]
             why = ("this configuration differs in " + "; ".join(diff[:4]) + (" ..." if len(diff) > 4 else "")

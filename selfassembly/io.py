@@ -9,21 +9,21 @@ Weight snapshots
 synapse populations at each recording step, in MODEL.md's orientation
 (rows are postsynaptic cells, so that ``h_l = W_l r_{l-1}``):
 
-========  =====================  ==========================================
-key       shape                  meaning
-========  =====================  ==========================================
-steps     (S,)                   presentations done when the snapshot was taken
-sizes     (L+1,)                 layer sizes n_0 .. n_L
-W{l}      (S, n_l, n_{l-1})      A_{l-1} -> A_l, l = 1..L
-B{l}      (S, n_{l-1}, n_l)      D_l -> D_{l-1}, l = 2..L
-U{l}      (S, n_l, n_l)          A_l -> D_l, ``U[d, a]``, l = 1..L
-V{l}      (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L
-mask_X    (rows, cols) bool      which synapses of population X exist
-config_hash  () str              sha256 of the configuration that made the run
-========  =====================  ==========================================
+===========  =====================  ==============================================
+key          shape                  meaning
+===========  =====================  ==============================================
+steps        (S,)                   presentations done when the snapshot was taken
+sizes        (L+1,)                 layer sizes n_0 .. n_L
+W{l}         (S, n_l, n_{l-1})      A_{l-1} -> A_l, l = 1..L
+B{l}         (S, n_{l-1}, n_l)      D_l -> D_{l-1}, l = 2..L
+U{l}         (S, n_l, n_l)          A_l -> D_l, ``U[d, a]``, l = 1..L
+V{l}         (S, n_l, n_l)          D_l -> A_l, ``V[a, d]``, l = 1..L
+mask_X       (rows, cols) bool      which synapses of population X exist
+config_hash  () str                 sha256 of the configuration that made the run
+===========  =====================  ==============================================
 
 Absent synapses (sparse connectivity) hold 0 in the weight arrays.
-``config_hash`` (see :meth:`selfassembly.config.ExperimentConfig.hash`) is
+``config_hash`` (see :meth:`selfassembly.config.ExperimentConfig.config_hash`) is
 absent from files written before it existed, and from snapshots made outside
 ``selfassembly run``; it is then read as "".
 """

@@ -62,13 +62,13 @@ def plot_circuit(G, path, max_edges=4000, title=None):
         PNG to write.
     max_edges : int
         Draw at most this many synapses, the strongest relative to their
-        population's largest |weight| (a readable picture needs a small or a
+        population's largest ``|weight|`` (a readable picture needs a small or a
         thresholded circuit).
     title : str, optional
 
     Notes
     -----
-    Line width and opacity grow with |w| / max |w| of the population; U
+    Line width and opacity grow with ``|w| / max |w|`` of the population; U
     (A -> D) and V (D -> A) synapses are drawn as arcs bending opposite ways
     so that a reciprocal pair shows as a closed lens.
     """
@@ -111,7 +111,7 @@ def plot_circuit(G, path, max_edges=4000, title=None):
 def plot_feedback_heatmaps(snapshots, path, title=None):
     """W_l^T beside its effective feedback M_l = V_{l-1} B_l U_l, first and last snapshot.
 
-    One row per (layer, snapshot), each matrix scaled by its largest |entry|
+    One row per (layer, snapshot), each matrix scaled by its largest ``|entry|``
     (colour range -1 .. 1), the angle between the two in the row title.
     Needs L >= 2 (a circuit with one layer has no feedback pathway).
     """

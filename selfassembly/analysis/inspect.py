@@ -80,6 +80,7 @@ def read_run_config(results_dir):
         return {
             "sizes": list(c.sizes), "activation": c.activation, "output": c.output, "dataset": c.dataset,
             "test_fraction": c.test_fraction, "mnist_dir": c.mnist_dir or None, "seed": c.seed,
+            "label_column": c.label_column,
             "config_hash": c.config_hash(),
         }
     import tomllib
@@ -161,7 +162,8 @@ def _held_out(config, sizes, n_samples, echo):
     from ..datasets import load_dataset
 
     try:
-        data = load_dataset(config["dataset"], config["test_fraction"], config["seed"], config["mnist_dir"])
+        data = load_dataset(config["dataset"], config["test_fraction"], config["seed"], config["mnist_dir"],
+                            config.get("label_column", ""))
     except (ValueError, OSError) as exc:
         echo(f"note: cannot load the data set for gradient alignment ({exc}); skipped")
         return None, None

@@ -4,17 +4,17 @@ One function per statistic; each computes on weight matrices exactly what
 an experiment measured on a cortical circuit (docs/physiology.md explains
 the biology, the computation and the limits of each):
 
-==============================  ==========================================  ==============================
-function                        measures                                    experimental counterpart
-==============================  ==========================================  ==============================
-:func:`reciprocity_ratio`       two-way pairs over the number independent   Song et al. 2005: 4.05x
-                                connections predict
-:func:`triad_census_ratios`     triad counts over Song's pair-state null    Song et al. 2005, Fig. 4
-:func:`lognormal_fit`           sigma of ln(positive weights), mean/median  Song et al. 2005 EPSP amplitudes
-:func:`loop_index`              feedback onto "looped" cells over the rest  Siu et al. 2021, Young et al. 2021
-:func:`heterosynaptic_conser-   net change of a cell's input weight over    Royer & Pare 2003
-vation`                         the sum of absolute changes
-==============================  ==========================================  ==============================
+====================================  ==========================================  ==================================
+function                              measures                                    experimental counterpart
+====================================  ==========================================  ==================================
+:func:`reciprocity_ratio`             two-way pairs over the number independent   Song et al. 2005: 4.05x
+                                      connections predict
+:func:`triad_census_ratios`           triad counts over Song's pair-state null    Song et al. 2005, Fig. 4
+:func:`lognormal_fit`                 sigma of ln(positive weights), mean/median  Song et al. 2005 EPSP amplitudes
+:func:`loop_index`                    feedback onto "looped" cells over the rest  Siu et al. 2021, Young et al. 2021
+:func:`heterosynaptic_conservation`   net change of a cell's input weight over    Royer & Pare 2003
+                                      the sum of absolute changes
+====================================  ==========================================  ==================================
 
 :func:`model_statistics` applies them to the populations of a run's weight
 snapshots (which population answers which experiment is documented there).
@@ -116,7 +116,7 @@ def reciprocity_ratio(forward, backward=None, density=SONG_DENSITY):
     each of the two connections of a pair existed independently with the
     overall connection probability p = 931 / 8050.
 
-    The weights are first thresholded to ``density`` (by |weight|, with
+    The weights are first thresholded to ``density`` (by ``|weight|``, with
     :func:`~selfassembly.analysis.threshold.strong_synapses`); absent
     synapses (weight 0) are unconnected pairs, as untested-negative pairs
     are in the experiment.
@@ -469,7 +469,7 @@ def loop_index(feedback, forward, density=SONG_DENSITY, n_boot=1000, seed=0):
 
     A target cell i is *looped* with a feedback source cell j if i projects
     to j: ``forward[j, i]`` is among the strongest synapses (thresholded to
-    ``density``). The index is mean |feedback[i, j]| over looped (i, j) over
+    ``density``). The index is mean ``|feedback[i, j]|`` over looped (i, j) over
     the mean over all other (i, j). 1 means feedback ignores the loops.
 
     Parameters
@@ -540,9 +540,9 @@ def heterosynaptic_conservation(before, after, mask=None, n_signs=2000, n_boot=1
 
     Per postsynaptic cell i, ``c_i = sum_j dw_ij / sum_j |dw_ij|``, in
     [-1, 1]: 0 when potentiation and depression cancel exactly, +-1 when all
-    of the cell's synapses changed the same way. Because |c_i| is small for
+    of the cell's synapses changed the same way. Because ``|c_i|`` is small for
     many inputs even when signs are random, it is normalised by the value
-    expected if the same |dw_ij| had independent random signs,
+    expected if the same ``|dw_ij|`` had independent random signs,
     ``r_i = E|sum_j s_j |dw_ij|| / sum_j |dw_ij|`` (exact over all sign
     patterns for up to 12 inputs, else the mean over ``n_signs`` random
     patterns). The index is ``mean_i |c_i| / mean_i r_i``: below 1 the

@@ -14,7 +14,7 @@ __all__ = ["strong_synapses", "density_threshold"]
 
 
 def density_threshold(weights, density, mask=None):
-    """The |weight| above which (about) a fraction ``density`` of the possible synapses lie.
+    """The ``|weight|`` above which (about) a fraction ``density`` of the possible synapses lie.
 
     Synapses tied with the weakest one kept are all kept, so the density kept can
     exceed ``density`` when weights repeat; zero weights are never kept.
@@ -53,7 +53,7 @@ def density_threshold(weights, density, mask=None):
 
 
 def strong_synapses(weights, threshold=None, density=None, mask=None):
-    """Boolean adjacency of synapses with |weight| strictly above a threshold.
+    """Boolean adjacency of synapses with ``|weight|`` strictly above a threshold.
 
     Give exactly one of ``threshold`` (a value) or ``density`` (fraction of
     possible synapses to keep, see :func:`density_threshold`).

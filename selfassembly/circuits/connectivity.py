@@ -79,6 +79,7 @@ class Connectivity:
         return np.where(mask, w, 0.0), mask
 
 
+#: connectivity of each population family when none is given: dense Gaussian, scale 1
 DEFAULT_CONNECTIVITY = {
     "W": Connectivity("gaussian"),
     "B": Connectivity("gaussian"),

@@ -257,7 +257,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
     rules : RuleSet
         Plasticity of each population (a resolved preset).
     weights, masks : dict
-        Initial weights and existing synapses (:func:`initial_weights`).
+        Initial weights and existing synapses (:func:`~selfassembly.circuits.connectivity.initial_weights`).
     stimulus : Stimulus
         Data and presentation order.
     mode : SampleClocked or Dynamic

@@ -106,6 +106,7 @@ PRESETS = {
     "four_synapse_fixed_cross": (FOUR_SYNAPSE_B, "fixed", "fixed", "random", "as four_synapse, but U and V random and fixed: ablation without cross-stream assembly"),
 }
 
+#: the preset names, in the order of :data:`PRESETS`
 PRESET_NAMES = tuple(PRESETS)
 
 #: presets whose U and V start random: the ones a self-assembly claim is about

@@ -48,6 +48,24 @@ def _verified_done(point_dir, config, preset):
     return (point_dir / "config.toml").is_file() and preset_done(point_dir, config, preset)
 
 
+def _check_data_files(sweep):
+    """Check users' data files, and every point's layer sizes against them, before anything runs.
+
+    (The bundled data sets are loaded on the workers; a point that cannot load them fails alone.)
+    """
+    from ..datasets import is_data_file
+    from ..experiment import check_run, load_run_data
+
+    loaded = {}
+    for p in sweep.points:
+        c = p.config
+        if is_data_file(c.dataset):
+            key = (c.dataset, c.label_column, c.task, c.test_fraction, c.seed, c.max_train)
+            if key not in loaded:
+                loaded[key] = load_run_data(c)
+            check_run(c, loaded[key])
+
+
 def _check_folder(sweep, out):
     """Refuse a folder that holds points of a different configuration under the same ids."""
     for p in sweep.points:
@@ -142,6 +160,7 @@ def _dashboard(client):
 def _prepare_folder(sweep, out):
     """Check ``out`` against the sweep and write its ``sweep.toml`` and ``points.csv``."""
     _check_folder(sweep, out)
+    _check_data_files(sweep)
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_text(out / "sweep.toml", sweep.to_toml())
     write_csv(out / "points.csv", [{"point": p.id, "seed": p.seed, **{k: json.dumps(v) if isinstance(v, list) else v

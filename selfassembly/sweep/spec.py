@@ -34,7 +34,7 @@ class SweepError(ConfigError):
 def valid_keys():
     """Dotted configuration keys a ``[sweep]`` table may vary.
 
-    Derived from :attr:`ExperimentConfig.SECTIONS` and the connectivity tables,
+    Derived from :attr:`~selfassembly.config.ExperimentConfig.SECTIONS` and the connectivity tables,
     so new configuration fields can be swept without changes here.
 
     >>> "plasticity.eta_c" in valid_keys(), "connectivity.V.p" in valid_keys()

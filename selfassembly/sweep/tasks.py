@@ -17,15 +17,15 @@ _WORKER_STATE = {}
 
 
 def _worker_data(config):
-    """The data set of ``config``, loaded once per worker process and configuration of the data."""
-    from ..datasets import load_dataset
+    """The data set of ``config`` (:func:`~selfassembly.experiment.load_run_data`: its task's teacher
+    signals, cut to max_train), loaded once per worker process and configuration of the data."""
+    from ..experiment import load_run_data
 
-    key = (config.dataset, config.test_fraction, config.seed, config.mnist_dir, config.max_train)
+    key = (config.dataset, config.label_column, config.task, config.test_fraction, config.seed, config.mnist_dir,
+           config.max_train)
     cache = _WORKER_STATE.setdefault("data", {})
     if key not in cache:
-        data = load_dataset(config.dataset, config.test_fraction, config.seed, config.mnist_dir or None)
-        if config.max_train:
-            data.X_train, data.Y_train = data.X_train[: config.max_train], data.Y_train[: config.max_train]
+        data = load_run_data(config)
         cache.clear()  # one data set at a time: sweeps rarely vary the data
         cache[key] = data
     return cache[key]
@@ -37,7 +37,7 @@ def run_task(config_dict, preset, make_jobs=1):
     Parameters
     ----------
     config_dict : dict
-        The point's configuration (:meth:`ExperimentConfig.to_dict`).
+        The point's configuration (:meth:`~selfassembly.config.ExperimentConfig.to_dict`).
     preset : str
     make_jobs : int
         Parallel compile jobs for cpp_standalone.
