@@ -26,8 +26,12 @@ ALTERNATIVES = {
     "eta": 0.03, "lam": 0.002, "eta_c": 0.003, "lam_c": 0.5, "sigma_xi": 0.7, "eta_u": 0.001,
     "cross_v": "hebbian", "cross_u": "hebbian",
     "mode": "dynamic", "dt_ms": 0.5, "tau_r_ms": 2.0, "T_present_ms": 10.0, "tau_xi_ms": 3.0,
-    "target": "cython",
+    "target": "cython", "eta_b": 0.004, "lam_b": 0.5, "b_rule": "both", "engine": "numpy",
 }
+#: fields whose alternative is valid only on another base: field -> (the base's changes, the alternative)
+COUPLED = {"task": ({"output": "linear"}, "reconstruction")}
+#: fields that exist only for a data file (tested with one: test_hash_changes_with_the_label_column)
+DATA_FILE_ONLY = ("label_column",)
 #: fields that cannot change a result (left out of the hash on purpose)
 NOT_RESULTS = {"cache_dir": "/some/cache"}
 CONNECTIVITY_ALTERNATIVES = {"kind": "uniform", "scale": 2.0, "p": 0.5}
@@ -39,7 +43,7 @@ def _base():
 
 def test_every_field_is_covered():
     names = {f.name for f in dataclasses.fields(ExperimentConfig)}
-    assert names == set(ALTERNATIVES) | set(NOT_RESULTS) | {"connectivity"}, \
+    assert names == set(ALTERNATIVES) | set(COUPLED) | set(DATA_FILE_ONLY) | set(NOT_RESULTS) | {"connectivity"}, \
         "a configuration field is neither in ALTERNATIVES (hashed) nor in NOT_RESULTS"
     keys = {(pop, k) for pop, spec in _base().connectivity.items() for k in spec}
     assert keys == {(pop, k) for pop in "WBUV" for k in CONNECTIVITY_ALTERNATIVES}
@@ -51,6 +55,22 @@ def test_hash_changes_with_every_field(name):
     other = base.replace(**{name: ALTERNATIVES[name]})
     assert getattr(other, name) != getattr(base, name)
     assert other.config_hash() != base.config_hash(), name
+
+
+@pytest.mark.parametrize("name", sorted(COUPLED))
+def test_hash_changes_with_every_coupled_field(name):
+    changes, value = COUPLED[name]
+    base = _base().replace(**changes)
+    other = base.replace(**{name: value})
+    assert getattr(other, name) != getattr(base, name)
+    assert other.config_hash() != base.config_hash(), name
+
+
+def test_hash_changes_with_the_label_column(tmp_path):
+    data = tmp_path / "data.csv"
+    data.write_text("x1,x2,digit,kind\n0.1,0.2,1,0\n0.3,0.4,0,1\n")
+    base = ExperimentConfig(presets=["four_synapse"], dataset=str(data), label_column="digit")
+    assert base.replace(label_column="kind").config_hash() != base.config_hash()
 
 
 @pytest.mark.parametrize("pop", "WBUV")

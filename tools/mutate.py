@@ -12,8 +12,11 @@ kind that changes a result a user reports. The repository is copied once to a sc
 (the working tree is never touched); each mutant is applied there, the listed tests run against
 that copy (``PYTHONPATH`` puts it first), and the file is restored. A mutant is *caught* when
 the tests fail, *missed* when they pass, and *stale* when its old text is no longer in the file
-exactly once (the code moved: update the entry). The exit status is the number of missed and
-stale mutants.
+exactly once (the code moved: update the entry). First every distinct test list runs once on the
+unmutated copy: a list that fails there would "catch" every mutant, so its mutants are reported
+*invalid* instead (fix the tests). ``--explain`` prints each catch's first error line, which tells
+a value check from a crash (a transposed matrix often fails by shape alone). The exit status is
+the number of mutants not caught.
 
 Issue 21 seeded the list with the 21 bugs a first audit found the suite blind to, issue 16
 (item 8) added B's loop mirror; keep adding one for every bug found in review. Entries that name
@@ -188,6 +191,18 @@ MUTANTS = [
     M("hash-without-seed", "selfassembly/config.py",
       '_NOT_HASHED = {"simulator": ("cache_dir",)}', '_NOT_HASHED = {"simulator": ("cache_dir",), "training": ("seed",)}',
       T_PRF, "the configuration hash leaves out the seed"),
+    M("hash-without-engine", "selfassembly/config.py",
+      '_NOT_HASHED = {"simulator": ("cache_dir",)}', '_NOT_HASHED = {"simulator": ("cache_dir", "engine")}',
+      T_PRF, "the configuration hash leaves out the engine"),
+    M("hash-without-eta-b", "selfassembly/config.py",
+      '_NOT_HASHED = {"simulator": ("cache_dir",)}', '_NOT_HASHED = {"simulator": ("cache_dir",), "plasticity": ("eta_b",)}',
+      T_PRF, "the configuration hash leaves out the loop mirror's eta_b"),
+    M("hash-without-task", "selfassembly/config.py",
+      '_NOT_HASHED = {"simulator": ("cache_dir",)}', '_NOT_HASHED = {"simulator": ("cache_dir",), "data": ("task",)}',
+      T_PRF, "the configuration hash leaves out the task (classification or reconstruction)"),
+    M("hash-without-label-column", "selfassembly/config.py",
+      "        if not self.label_column:  # absent before", "        if True:  # absent before",
+      T_PRF, "the configuration hash leaves out a data file's label column"),
     M("hash-includes-cache-dir", "selfassembly/config.py",
       '_NOT_HASHED = {"simulator": ("cache_dir",)}', '_NOT_HASHED = {}', T_PRF,
       "the hash changes with the cache folder (every resume would rerun)"),
@@ -420,11 +435,18 @@ MUTANTS = [
       T_ENG_LM, "the numpy engine's noise seeded 0 whatever the configuration's seed"),
     # NumpyCircuit's records, the engine choice, sparse masks
     M("numpy-engine-record-after-step", F_NP,
-      "            if self.record_every and k % self.record_every == 0:\n                self._steps.append(k)\n"
-      "                self._records.append(loop.weights())\n            sample = order[k]\n",
-      "            sample = order[k]\n            if self.record_every and k % self.record_every == 0:\n"
-      "                self._steps.append(k)\n                loop.present(X[sample], Y[sample], self._xi)\n"
-      "                self._records.append(loop.weights())\n                continue\n",
+      "                self._records.append(loop.weights())\n            sample = order[k]\n            self._draw()\n"
+      "            loop.sweep(X[sample], Y[sample], self._xi)\n"
+      "            if self._bad_at is None and not np.all(np.isfinite(top)):\n"
+      "                self._bad_at = k + 1  # counted from 1, as the Brian2 circuit's watch\n"
+      "            loop.plasticity(X[sample], self._xi)\n",
+      "                self._records.append(None)\n            sample = order[k]\n            self._draw()\n"
+      "            loop.sweep(X[sample], Y[sample], self._xi)\n"
+      "            if self._bad_at is None and not np.all(np.isfinite(top)):\n"
+      "                self._bad_at = k + 1  # counted from 1, as the Brian2 circuit's watch\n"
+      "            loop.plasticity(X[sample], self._xi)\n"
+      "            if self._records and self._records[-1] is None:\n"
+      "                self._records[-1] = loop.weights()\n",
       T_ENG_LM, "records taken after the presentation they are labelled before"),
     M("numpy-engine-record-off-by-one", F_NP,
       "if self.record_every and k % self.record_every == 0:", "if self.record_every and (k + 1) % self.record_every == 0:",
@@ -460,8 +482,26 @@ def _copy_tree(dest):
     shutil.copytree(ROOT, dest, ignore=ignore, dirs_exist_ok=True)
 
 
-def run(mutants, timeout=900, python=sys.executable, echo=print):
-    """Apply each mutant to a scratch copy, run its tests, and return [(mutant, outcome, seconds)]."""
+def _pytest(python, tests, scratch, env, timeout):
+    """Run ``tests`` in the scratch copy; return (pytest's exit status or None on a timeout, stdout)."""
+    try:
+        proc = subprocess.run([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests],
+                              cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None, ""
+    return proc.returncode, proc.stdout
+
+
+def _first_error(stdout):
+    """The first ``E   `` line of pytest's report (what failed, in a line), or ''."""
+    return next((x[1:].strip() for x in stdout.splitlines() if x.startswith("E ")), "")
+
+
+def run(mutants, timeout=900, python=sys.executable, echo=print, baseline=True, explain=False):
+    """Apply each mutant to a scratch copy, run its tests, and return [(mutant, outcome, seconds)].
+
+    With ``baseline`` every distinct test list runs once on the unmutated copy first: a list that
+    fails there cannot judge a mutant, and its mutants are reported ``invalid`` (not caught)."""
     results = []
     with tempfile.TemporaryDirectory(prefix="selfassembly-mutate-") as tmp:
         scratch = Path(tmp) / "repo"
@@ -472,6 +512,13 @@ def run(mutants, timeout=900, python=sys.executable, echo=print):
                                env=env, capture_output=True, text=True)
         if not check.stdout.strip().startswith(str(scratch)):
             raise SystemExit(f"the scratch copy is not what the tests would import ({check.stdout.strip()})")
+        broken = {}  # test list -> why it fails without any mutant
+        if baseline:
+            for tests in dict.fromkeys(m.tests for m in mutants):
+                code, out = _pytest(python, tests, scratch, env, timeout)
+                if code != 0:
+                    broken[tests] = "timeout" if code is None else (f"pytest exit {code}: " + _first_error(out))
+                    echo(f"BASELINE FAILS {' '.join(tests)}: {broken[tests]}")
         for m in mutants:
             path = scratch / m.file
             original = path.read_text()
@@ -479,26 +526,30 @@ def run(mutants, timeout=900, python=sys.executable, echo=print):
                 results.append((m, f"stale (old text found {original.count(m.old)} times)", 0.0))
                 echo(f"STALE   {m.id}: old text found {original.count(m.old)} times in {m.file}")
                 continue
+            if m.tests in broken:
+                results.append((m, f"invalid (its tests fail without it: {broken[m.tests]})", 0.0))
+                echo(f"INVALID {m.id}: its tests fail without the mutant")
+                continue
             path.write_text(original.replace(m.old, m.new))
             t0 = time.perf_counter()
             try:
-                proc = subprocess.run([python, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *m.tests],
-                                      cwd=scratch, env=env, capture_output=True, text=True, timeout=timeout)
-                outcome = "missed" if proc.returncode == 0 else ("caught" if proc.returncode == 1 else
-                                                                 f"caught (pytest exit {proc.returncode})")
-                failed = [x.split()[1] for x in proc.stdout.splitlines() if x.startswith(("FAILED ", "ERROR "))]
-                if failed and proc.returncode == 1:
-                    outcome += f" by {failed[0]}"
-                if proc.returncode == 5:
-                    outcome = "stale (no tests collected)"
-            except subprocess.TimeoutExpired:
-                outcome = "caught (timeout)"
+                code, out = _pytest(python, m.tests, scratch, env, timeout)
             finally:
                 path.write_text(original)
+            if code is None:
+                outcome = "caught (timeout)"
+            elif code == 5:
+                outcome = "stale (no tests collected)"
+            else:
+                outcome = "missed" if code == 0 else ("caught" if code == 1 else f"caught (pytest exit {code})")
+                failed = [x.split()[1] for x in out.splitlines() if x.startswith(("FAILED ", "ERROR "))]
+                if failed and code == 1:
+                    outcome += f" by {failed[0]}"
             dt = time.perf_counter() - t0
             results.append((m, outcome, dt))
             echo(f"{outcome.split()[0].upper():7} {m.id} ({dt:.0f} s): {m.why}"
-                 + (f" [{outcome.split(' by ')[1]}]" if " by " in outcome else ""))
+                 + (f" [{outcome.split(' by ')[1]}]" if " by " in outcome else "")
+                 + (f"\n        {_first_error(out)[:300]}" if explain and code not in (0, None) else ""))
     return results
 
 
@@ -507,6 +558,10 @@ def main(argv=None):
     p.add_argument("select", nargs="*", help="run only mutants whose id contains one of these")
     p.add_argument("--list", action="store_true", help="list the mutants and stop")
     p.add_argument("--timeout", type=int, default=900, help="seconds per mutant before it counts as caught")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="skip running each test list once without mutants (faster; a failing list then 'catches' all)")
+    p.add_argument("--explain", action="store_true", help="print the first error line of each caught mutant "
+                   "(an assertion about values, or an exception such as a shape error)")
     args = p.parse_args(argv)
     chosen = [m for m in MUTANTS if not args.select or any(s in m.id for s in args.select)]
     ids = [m.id for m in MUTANTS]
@@ -516,7 +571,7 @@ def main(argv=None):
         for m in chosen:
             print(f"{m.id:40} {m.file}: {m.why} [{' '.join(m.tests)}]")
         return 0
-    results = run(chosen, args.timeout)
+    results = run(chosen, args.timeout, baseline=not args.no_baseline, explain=args.explain)
     caught = [r for r in results if r[1].startswith("caught")]
     bad = [r for r in results if not r[1].startswith("caught")]
     print(f"\n{len(caught)}/{len(results)} caught ({100 * len(caught) / max(1, len(results)):.0f}%)")
