@@ -60,7 +60,8 @@ from ..plasticity.presets import RuleSet
 from .connectivity import check_sizes
 from .modes import Dynamic, SampleClocked
 
-__all__ = ["Stimulus", "Circuit", "build_circuit", "configure_target", "TARGETS", "DivergenceError"]
+__all__ = ["Stimulus", "Circuit", "build_circuit", "configure_target", "TARGETS", "DivergenceError",
+           "SimulationStopped"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -70,6 +71,29 @@ WEIGHT_VAR = {"W": "w", "B": "b", "U": "u", "V": "v"}
 
 class DivergenceError(RuntimeError):
     """Rates or weights became NaN or infinite."""
+
+
+class SimulationStopped(KeyboardInterrupt):
+    """Brian2 stopped a run before its end (a Ctrl-C during ``Network.run``, or ``Network.stop``).
+
+    A :class:`KeyboardInterrupt`, so that whatever handles an interrupt handles it: the run is incomplete
+    and must not be recorded as finished.
+    """
+
+
+def check_presentations(n, left=None, name="n_presentations"):
+    """Return ``n`` as an int: a whole number >= 1 and, if ``left`` is given, at most ``left``."""
+    import numbers
+
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number of presentations, got {n!r} ({type(n).__name__})")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    if left is not None and n > left:
+        raise ValueError(f"{name} = {n} runs past the presentation order: {left} presentations of "
+                         "stimulus.order are left; give a longer order to Stimulus, or run at most that many")
+    return n
 
 
 @dataclass
@@ -226,11 +250,24 @@ class Circuit:
         cpp_standalone it compiles and runs the whole program, so it may be
         called once (build a new circuit for another run).
         """
+        n_presentations = check_presentations(n_presentations, len(self.stimulus.order) - self.steps_done)
         if self.is_standalone and self.steps_done:
             raise RuntimeError("a cpp_standalone circuit runs once; build a new circuit for another run")
-        self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
         if self.is_standalone:
+            self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
             b2.device.build(run=True, **b2.device.build_options)
+        else:
+            start = self.network.t_
+            self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
+            # Brian2 turns a first Ctrl-C during Network.run into a stop request: the run returns early (or at
+            # the end of this chunk) as if it had finished. The circuit then holds fewer presentations than
+            # asked for, so the stop is passed on as an interrupt: nothing may record it as a finished run.
+            expected = start + n_presentations * float(self.mode.T_present)
+            short = self.network.t_ < expected - 0.5 * float(self.mode.dt)
+            if short or self.network._stopped or b2.Network._globally_stopped:
+                raise SimulationStopped(
+                    f"the simulation was stopped after {(self.network.t_ - start) / float(self.mode.T_present):.0f} "
+                    f"of {n_presentations} presentations (Ctrl-C or Network.stop); this circuit's run is incomplete")
         self.steps_done += n_presentations
 
 
