@@ -45,7 +45,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import InputError  # noqa: E402
-from ..io import SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots, write_json  # noqa: E402
+from ..folders import claim_outputs, folder_kind  # noqa: E402
+from ..io import SnapshotError, atomic_write_text, load_snapshots, write_json  # noqa: E402
 from .plots import save_png  # noqa: E402
 from .physiology import SONG_DENSITY, TRIAD_CLASSES, model_statistics  # noqa: E402
 from .physiology_data import STATISTICS, check_duplicates, load_user_data, shipped_data  # noqa: E402
@@ -163,7 +164,13 @@ def discover_presets(results_dir):
     """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
-        raise FileNotFoundError(f"no results folder at {results_dir}; give the folder written by `selfassembly run`")
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        raise InputError(f"no results folder at {results_dir} (it {what}); give the folder written by "
+                         "`selfassembly run`")
+    if folder_kind(results_dir) == "sweep":
+        raise InputError(f"{results_dir} is a sweep folder of `selfassembly sweep`, not a run folder; compare one "
+                         f"point's run folder: selfassembly compare {results_dir / 'points'}/<point> (the points "
+                         "are listed in points.csv)")
     snap_dir = results_dir / "snapshots"
     files = {p.stem: p for p in sorted(snap_dir.glob("*.npz"))} if snap_dir.is_dir() else {}
     configured = _configured_presets(results_dir)
@@ -313,7 +320,9 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     if not results_dir.is_dir():
-        raise FileNotFoundError(f"no results folder at {results_dir}; give the folder written by `selfassembly run`")
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        raise FileNotFoundError(f"no results folder at {results_dir} (it {what}); give the folder written by "
+                                "`selfassembly run`")
     if not (isinstance(density, (int, float)) and 0 < density <= 1):
         raise InputError(f"--density must be in (0, 1] (a fraction of synapses kept), got {density}")
     points = shipped_data()
@@ -322,27 +331,28 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
     check_duplicates(points)
     found, missing = discover_presets(results_dir)
     loaded = _load_checked(found, results_dir)
-    ensure_writable_folder(out_dir, "--out")  # before the long computation, not after it
-    statuses = _statuses(results_dir)
-    per_preset = _model_records(loaded, density, seed)
-    records = [r for recs, _ in per_preset.values() for r in recs] + _structural_records()
-    statistics = _by_statistic(points, records)
-    result = {
-        "results_dir": str(results_dir),
-        "density": density,
-        "verdict_rule": VERDICT_RULE,
-        "presets": {p: {"steps": steps, "status": statuses.get(p, "")} for p, (_, steps) in per_preset.items()},
-        "missing_presets": missing,
-        "data_files": [str(p) for p in data_files],
-        "summary": _summary(statistics, per_preset),
-        "statistics": statistics,
-    }
-    write_json(out_dir / "physiology.json", result)
-    if plots:
-        plot_statistics(result, out_dir / "physiology_statistics.png")
-        plot_triads(result, out_dir / "physiology_triads.png")
-    atomic_write_text(out_dir / "physiology.md", report_markdown(result))
-    return result
+    # the folder is checked and taken before the long computation, not after it
+    with claim_outputs(results_dir, out_dir, "compare", "selfassembly compare"):
+        statuses = _statuses(results_dir)
+        per_preset = _model_records(loaded, density, seed)
+        records = [r for recs, _ in per_preset.values() for r in recs] + _structural_records()
+        statistics = _by_statistic(points, records)
+        result = {
+            "results_dir": str(results_dir),
+            "density": density,
+            "verdict_rule": VERDICT_RULE,
+            "presets": {p: {"steps": steps, "status": statuses.get(p, "")} for p, (_, steps) in per_preset.items()},
+            "missing_presets": missing,
+            "data_files": [str(p) for p in data_files],
+            "summary": _summary(statistics, per_preset),
+            "statistics": statistics,
+        }
+        write_json(out_dir / "physiology.json", result)
+        if plots:
+            plot_statistics(result, out_dir / "physiology_statistics.png")
+            plot_triads(result, out_dir / "physiology_triads.png")
+        atomic_write_text(out_dir / "physiology.md", report_markdown(result))
+        return result
 
 
 # --------------------------------------------------------------------------- report
