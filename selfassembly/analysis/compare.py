@@ -11,6 +11,7 @@ any user files, see :mod:`selfassembly.analysis.physiology_data`) and writes
     derived), the model values per preset and population (trained value,
     its 95% interval where one exists, initial value), and one comparison
     per (data point, preset, population) with its verdict and the reason.
+    Indented, except with more than :data:`INDENTED_POINTS` data points.
 ``physiology.md``
     The report: the verdict rule, a summary table, where the model agrees
     and where not, per-statistic tables, and what has no model counterpart.
@@ -75,6 +76,10 @@ STRUCTURAL_NOTE = (
     "(W) starts in A and every feedback projection (B) in D, so SLN is 1 for feedforward, 0 for feedback and the "
     "sum exactly 1, in every preset and at every step. This compares the architecture, not anything learned."
 )
+#: physiology.json is indented up to this many data points, and on one line above (10x faster to write)
+INDENTED_POINTS = 1000
+#: data points drawn as a band each in a panel of the statistics plot; more user points become one series
+MAX_BANDS = 8
 #: triad classes that need all three pairs of a triple connected
 THREE_PAIR_TRIADS = ("030T", "030C", "120D", "120U", "120C", "210", "300")
 BIPARTITE_NOTE = (
@@ -347,7 +352,7 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
             "summary": _summary(statistics, per_preset),
             "statistics": statistics,
         }
-        write_json(out_dir / "physiology.json", result)
+        write_json(out_dir / "physiology.json", result, indent=2 if len(points) <= INDENTED_POINTS else None)
         if plots:
             plot_statistics(result, out_dir / "physiology_statistics.png")
             plot_triads(result, out_dir / "physiology_triads.png")
@@ -391,6 +396,14 @@ def _cell(comparisons):
     return f"{agree}/{judged} agree{span}{fixed}"
 
 
+def _by_point(block):
+    """A statistic's comparisons grouped by data point (file, line): one pass, not one per point."""
+    out = {}
+    for c in block["comparisons"]:
+        out.setdefault((c["data_file"], c["data_line"]), []).append(c)
+    return out
+
+
 def _summary_table(result):
     presets = list(result["presets"])
     stats_ = result["statistics"]
@@ -400,8 +413,9 @@ def _summary_table(result):
         if name not in stats_:
             continue
         block = stats_[name]
+        by_point = _by_point(block)
         for k, point in enumerate(block["data"]):
-            comps = [c for c in block["comparisons"] if c["data_file"] == point["file"] and c["data_line"] == point["line"]]
+            comps = by_point.get((point["file"], point["line"]), [])
             data = f"{_data_text(point)}, {_short_source(point['source'])}"
             if any(c["structural"] for c in comps):
                 cells = [_cell(comps) + " (architecture)"] * len(presets)
@@ -419,8 +433,9 @@ def _agreement_lines(result):
     """Plain sentences: per statistic, which presets agree with which data."""
     lines = []
     for name, block in result["statistics"].items():
+        by_point = _by_point(block)
         for point in block["data"]:
-            comps = [c for c in block["comparisons"] if c["data_file"] == point["file"] and c["data_line"] == point["line"]]
+            comps = by_point.get((point["file"], point["line"]), [])
             if not comps or any(c["structural"] for c in comps):
                 continue
             agree = sorted({c["preset"] for c in comps if c["verdict"] == AGREE})
@@ -583,8 +598,18 @@ def plot_statistics(result, path):
 def _plot_panel(ax, block, presets, log):
     structural = any(r["preset"] == "(architecture)" for r in block["model"])
     xs = ["(architecture)"] if structural else presets
-    for k, d in enumerate(block["data"]):
+    drawn = [d for d in block["data"] if d["shipped"]]
+    users = [d for d in block["data"] if not d["shipped"]]
+    if len(users) <= MAX_BANDS - len(drawn):
+        drawn, users = drawn + users, []
+    for k, d in enumerate(drawn):
         _band(ax, d, f"C{k + 6}", f"data: {_short_source(d['source'])}")
+    if users:  # many user points: one series of their values, not a band (and a legend entry) each
+        values = [d["ci_low"] if math.isinf(d["ci_high"]) else d["ci_high"] if math.isinf(d["ci_low"]) else d["value"]
+                  for d in users]
+        values = [v for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
+        ax.plot([-0.5] * len(values), values, linestyle="", marker="_", markersize=8, color="gray", alpha=0.4,
+                label=f"your data: {len(users)} points (values or bounds; see physiology.md)")
     pops = sorted({r["population"] for r in block["model"]})
     width = 0.7 / max(len(pops), 1)
     for j, pop in enumerate(pops):
