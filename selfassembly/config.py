@@ -34,6 +34,7 @@ from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES
 from .errors import InputError
+from .io import population_names, population_shape
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import U_RULES, V_RULES, check_number
 
@@ -175,6 +176,12 @@ class ExperimentConfig:
                 raise ConfigError(f"plasticity.cross_v/cross_u: {exc}; leave {p} out of training.presets, "
                                   "or drop the override") from None
         self.connectivity = _check_connectivity(self.connectivity)
+        for pop in population_names(len(self.sizes) - 1):  # p against the populations' sizes
+            c = Connectivity(**self.connectivity[pop[0]])
+            try:
+                c.check_fits(*population_shape(pop, self.sizes), what=f"population {pop}")
+            except ValueError as exc:
+                raise ConfigError(f"connectivity.{pop[0]}.p: {exc}") from None
         if self.mnist_dir:  # absolute, so that config.toml means the same folder from anywhere
             self.mnist_dir = os.path.abspath(os.path.expanduser(self.mnist_dir))
         if self.dataset == "mnist" and not self.mnist_dir:

@@ -55,7 +55,7 @@ import brian2 as b2
 import numpy as np
 from brian2.devices.device import RuntimeDevice
 
-from ..io import population_names
+from ..io import check_weights, population_names
 from ..plasticity.presets import RuleSet
 from .connectivity import check_sizes
 from .modes import Dynamic, SampleClocked
@@ -115,8 +115,11 @@ class Stimulus:
     order: np.ndarray
 
     def __post_init__(self):
-        self.X = np.asarray(self.X, dtype=float)
-        self.Y = np.asarray(self.Y, dtype=float)
+        for name in ("X", "Y"):
+            try:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=float))
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"Stimulus {name} must be a 2-D array of numbers ({exc})") from None
         self.order = np.asarray(self.order)
         if self.X.ndim != 2 or self.Y.ndim != 2:
             raise ValueError(f"X and Y must be 2-D (samples x features), got shapes {self.X.shape} and {self.Y.shape}")
@@ -125,7 +128,8 @@ class Stimulus:
         if not (np.all(np.isfinite(self.X)) and np.all(np.isfinite(self.Y))):
             raise ValueError("X and Y must be finite (found NaN or Inf in the data)")
         if self.order.ndim != 1 or len(self.order) == 0 or not np.issubdtype(self.order.dtype, np.integer):
-            raise ValueError("order must be a non-empty 1-D array of sample indices")
+            raise ValueError(f"Stimulus order must be a non-empty 1-D array of whole-number sample indices, got "
+                             f"{self.order.dtype} of shape {self.order.shape}")
         if self.order.min() < 0 or self.order.max() >= len(self.X):
             raise ValueError(f"order holds sample indices outside 0..{len(self.X) - 1}")
 
@@ -312,11 +316,24 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         raise ValueError(f"unknown output {output!r}; valid names: ['linear', 'softmax']")
     act, act_prime = _activation_code(f)
     mode = mode or SampleClocked()
+    if not isinstance(mode, (SampleClocked, Dynamic)):
+        raise TypeError(f"mode must be SampleClocked or Dynamic (see selfassembly.circuits.make_mode), got "
+                        f"{type(mode).__name__}")
+    if not isinstance(stimulus, Stimulus):
+        raise TypeError(f"stimulus must be a Stimulus(X, Y, order), got {type(stimulus).__name__}")
     stimulus.check_sizes(sizes)
+    if record_every is not None:
+        record_every = check_presentations(record_every, name="record_every")
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"name must be a Python identifier (it names Brian2 objects), got {name!r}")
     names = population_names(len(sizes) - 1)
+    weights, _ = check_weights(weights, sizes, "weights", need="WBUV" if len(sizes) > 2 else "WUV")
+    masks_given = masks
+    masks, _ = check_weights(masks, sizes, "masks", need="WBUV" if len(sizes) > 2 else "WUV")
+    masks = {k: np.asarray(masks_given[k]).astype(bool) for k in masks}
     for pop in names:
-        if pop not in weights or pop not in masks:
-            raise ValueError(f"initial weights for population {pop} are missing")
+        if not np.all(np.isfinite(weights[pop])):
+            raise ValueError(f"weights[{pop!r}] holds NaN or infinite values; initial weights must be finite")
     dynamic = isinstance(mode, Dynamic)
     L = len(sizes) - 1
     c = Circuit(sizes, rules, masks, mode, stimulus, f, output, record_every)
