@@ -250,7 +250,8 @@ def main(argv=None):
         return EXIT_INPUT
     except OSError as exc:  # the file system: a path that is missing, a folder, unreadable, a full disk
         what = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
-        print(f"{command}: error: {what}", file=sys.stderr)
+        print(f"{command}: error: {what}; check that path (that it exists, is of the right kind, and that you may "
+              "read or write it) and rerun", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
         _internal_error(command, exc)

@@ -504,6 +504,12 @@ def prepare_run_folder(out, config):
     """
     out = ensure_writable_folder(out, "--out")
     remove_temporary_files(out)
+    for name in ("config.toml", "metrics.csv", "summary.json", "accuracy.png", "alignment.png", "snapshots"):
+        path = out / name
+        if path.exists() and path.is_dir() != (name == "snapshots"):  # found before training, not after it
+            have, need = ("a folder", "file") if path.is_dir() else ("a file", "folder")
+            raise RunFolderError(f"{path} is {have}, but a run writes a {need} of that name there; move it away or "
+                                 "choose a new --out folder")
     config_path = out / "config.toml"
     entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir()
                      if not p.name.startswith(LOCK_NAME))

@@ -75,8 +75,23 @@ class SnapshotError(InputError):
 
 def _atomic(path, write, mode):
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        blocker = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), path.parent)
+        raise RunFolderError(f"cannot write {path}: {blocker} is a file where a folder is needed; move that file "
+                             "away (selfassembly writes a folder of that name there)") from None
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the folder {path.parent} for {path.name}: {exc.strerror or exc}; "
+                             "choose a path where you can write") from None
+    if path.is_dir():
+        raise RunFolderError(f"cannot write {path}: a folder of that name is in the way; move it away "
+                             "(selfassembly writes a file of that name there)")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise RunFolderError(f"cannot write in the folder {path.parent} (for {path.name}): {exc.strerror or exc}; "
+                             "choose a writable folder or fix its permissions") from None
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
@@ -84,9 +99,13 @@ def _atomic(path, write, mode):
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, PermissionError)):
+            # name the file being written, not the hidden temporary one (e.g. a full disk)
+            raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}; free space or choose another "
+                                 "folder") from None
         raise
     return path
 

@@ -213,6 +213,8 @@ def read_table(path, required, optional=(), label=None):
         text = Path(path).read_text(encoding="utf-8-sig")
     except FileNotFoundError:
         raise PhysiologyDataError(f"{label}: no such file") from None
+    except IsADirectoryError:
+        raise PhysiologyDataError(f"{label} is a folder, not a CSV file; give the data file itself (--data FILE.csv)") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise PhysiologyDataError(f"{label}: cannot read as UTF-8 text ({exc})") from None
     reader = csv.reader(text.splitlines(keepends=True), strict=True)
