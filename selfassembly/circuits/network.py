@@ -253,6 +253,15 @@ class Circuit:
         On the runtime targets (numpy, cython) this may be called repeatedly. On
         cpp_standalone it compiles and runs the whole program, so it may be
         called once (build a new circuit for another run).
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``n_presentations`` is not a whole number >= 1, or runs past the
+            stimulus' presentation order (which would repeat its last sample).
+        SimulationStopped
+            Brian2 stopped the run before its end (a first Ctrl-C, or
+            ``Network.stop``); the circuit then holds a partial run.
         """
         n_presentations = check_presentations(n_presentations, len(self.stimulus.order) - self.steps_done)
         if self.is_standalone and self.steps_done:
