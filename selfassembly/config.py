@@ -47,10 +47,12 @@ DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "feedback_alignme
 #: seeds must be below this (Brian2 seeds numpy's legacy generator, which takes 32-bit seeds)
 #: the most hidden layers a run may have (see ExperimentConfig.validate for the cost it names)
 MAX_HIDDEN_LAYERS = 32
-#: Brian2 objects one layer adds (2 groups, 4 synapse populations, their updaters and monitors), and the
-#: seconds building one layer took (benchmark in the robustness notes; numpy target)
-OBJECTS_PER_LAYER = 20
-BUILD_S_PER_LAYER = 1.0
+#: Brian2 objects one layer adds (2 groups, 4 synapse populations, their updaters and monitors; counted at 2,
+#: 10 and 30 layers), and the seconds one layer took to build (numpy: 0.54 s at 2 layers, 4.2 s at 30, on the
+#: 2-core development machine under load) and to compile the first time (cython, the same machine: about 2 min)
+OBJECTS_PER_LAYER = 30
+BUILD_S_PER_LAYER = 0.15
+CYTHON_S_PER_LAYER = 120
 SEED_LIMIT = 2**32
 
 #: item kind of each list field; every other field's kind is its annotation (str, int or float)
@@ -143,9 +145,12 @@ class ExperimentConfig:
         if len(self.sizes) - 2 > MAX_HIDDEN_LAYERS:
             raise ConfigError(
                 f"circuit.sizes has {len(self.sizes) - 2} hidden layers; at most {MAX_HIDDEN_LAYERS} are allowed: each "
-                f"layer adds four synapse populations and about {OBJECTS_PER_LAYER} Brian2 objects, so building "
-                f"{len(self.sizes) - 2} layers would take about {BUILD_S_PER_LAYER * (len(self.sizes) - 1):.0f} s "
-                "before the first presentation and each presentation runs them one after another; use fewer layers")
+                f"layer adds four synapse populations, {OBJECTS_PER_LAYER} Brian2 objects that every presentation "
+                f"runs in turn (measured: building takes about {BUILD_S_PER_LAYER:g} s per layer on the numpy target, "
+                f"and the cython target compiles each layer's code once, about {CYTHON_S_PER_LAYER // 60:g} minutes "
+                f"per layer), so {len(self.sizes) - 2} layers would take about "
+                f"{BUILD_S_PER_LAYER * (len(self.sizes) - 1) / 60:.0f} minutes to build with numpy and hours with "
+                "cython before training; use fewer layers")
         _choice("circuit.activation", self.activation, ACTIVATIONS)
         _choice("circuit.output", self.output, OUTPUTS)
         _choice("data.dataset", self.dataset, DATASET_NAMES)
