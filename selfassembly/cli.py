@@ -9,18 +9,20 @@ then the flags given.
 Every command ends with one of the exit statuses of :mod:`selfassembly.errors`:
 0 success, 1 internal error (traceback), 2 a problem with the input (one line
 naming the file, field or path and the fix), 3 a preset diverged or became
-unstable, 130 interrupted.
+unstable, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM).
 """
 from __future__ import annotations
 
 import argparse
 import shlex
+import signal
 import sys
 import traceback
 
 from . import __version__
 from .config import ConfigError, ExperimentConfig, load_config, quick_config
-from .errors import EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_UNSTABLE, InputError
+from .errors import (EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_UNSTABLE, InputError,
+                     Terminated)
 from .plasticity.presets import PRESETS
 
 __all__ = ["main", "build_parser", "resolve_config"]
@@ -74,7 +76,7 @@ def _add_run(sub):
     p = sub.add_parser("run", help="run the self-assembly experiment", description=(
         "Train each preset from the same seed and initial W, and write config.toml, metrics.csv, "
         "summary.json, snapshots/*.npz and PNG plots to the output folder. Exit status: 0 done, 1 internal "
-        "error, 2 bad input (the message names it), 3 a preset diverged or became unstable, 130 interrupted."))
+        "error, 2 bad input (the message names it), 3 a preset diverged or became unstable, 130 interrupted (Ctrl-C), 143 terminated (SIGTERM)."))
     d, q = ExperimentConfig(), quick_config()
 
     def add(flag, field, help, **kw):
@@ -171,7 +173,7 @@ def _presets(args):
 def build_parser():
     parser = argparse.ArgumentParser(prog="selfassembly", description=(
         "Brian2 simulator of the self-assembling four-synapse learning circuit (Liao et al., arXiv:2412.20018). "
-        "Exit status: 0 success, 1 internal error, 2 bad input, 3 diverged or unstable, 130 interrupted."))
+        "Exit status: 0 success, 1 internal error, 2 bad input, 3 diverged or unstable, 130 interrupted, 143 terminated."))
     parser.add_argument("--version", action="version", version=f"selfassembly {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_run(sub)
@@ -203,23 +205,51 @@ def _internal_error(command, exc):
           "above and the command you ran.", file=sys.stderr)
 
 
+def _terminate(signum, frame):
+    raise Terminated("SIGTERM")
+
+
+def _catch_sigterm():
+    """Turn SIGTERM into :class:`~selfassembly.errors.Terminated` (only the main thread can); return the old handler."""
+    try:
+        return signal.signal(signal.SIGTERM, _terminate)
+    except ValueError:  # not the main thread
+        return None
+
+
+def _ignore_signals():
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread
+        return False
+    return True
+
+
 def main(argv=None):
     """Entry point of the ``selfassembly`` command; returns the exit status (see the module docstring)."""
     # Brian2 installs its own sys.excepthook, which reports any uncaught error as a Brian2 bug and then
     # keeps its debug log and a copy of the script in the temp folder; every error is handled here instead.
     sys.excepthook = sys.__excepthook__
+    argv_given = argv is not None
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     args.argv = argv
     command = f"selfassembly {args.command}"
     from .circuits.network import DivergenceError
 
+    previous = _catch_sigterm()
+    previous_int = signal.getsignal(signal.SIGINT)
+    interrupted = False
     try:
         return args.func(args)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:  # Ctrl-C (once: Brian2's stop request, see SimulationStopped; twice), SIGTERM
+        interrupted = _ignore_signals()  # a second Ctrl-C while this one is handled must not end in a traceback
         hint = getattr(args, "resume_hint", "")
-        print(f"\n{command}: interrupted." + (f" {hint}" if hint else ""), file=sys.stderr)
-        return EXIT_INTERRUPTED
+        what = "terminated (SIGTERM)" if isinstance(exc, Terminated) else "interrupted"
+        print(f"\n{command}: {what}; the run in progress was not recorded." + (f" {hint}" if hint else ""),
+              file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except InputError as exc:
         print(f"{command}: error: {exc}", file=sys.stderr)
         return EXIT_INPUT
@@ -233,11 +263,18 @@ def main(argv=None):
         return EXIT_INPUT
     except OSError as exc:  # the file system: a path that is missing, a folder, unreadable, a full disk
         what = f"{exc.filename}: {exc.strerror}" if exc.filename and exc.strerror else str(exc)
-        print(f"{command}: error: {what}", file=sys.stderr)
+        print(f"{command}: error: {what}; check that path (that it exists, is of the right kind, and that you may "
+              "read or write it) and rerun", file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - a bug: say so, with the traceback
         _internal_error(command, exc)
         return EXIT_INTERNAL
+    finally:
+        # a command-line call (argv None) exits next, still ignoring further signals; an in-process caller goes on
+        if previous is not None and (argv_given or not interrupted):
+            signal.signal(signal.SIGTERM, previous)
+        if interrupted and argv_given and previous_int is not None:
+            signal.signal(signal.SIGINT, previous_int)
 
 
 if __name__ == "__main__":

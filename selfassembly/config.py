@@ -35,6 +35,7 @@ from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES, file_sha256, is_data_file
 from .errors import InputError
+from .io import population_names, population_shape
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
 
@@ -49,6 +50,14 @@ DEFAULT_PRESETS = ["four_synapse", "four_synapse_fixed_cross", "feedback_alignme
 TASKS = ("classification", "reconstruction")
 
 #: seeds must be below this (Brian2 seeds numpy's legacy generator, which takes 32-bit seeds)
+#: the most hidden layers a run may have (see ExperimentConfig.validate for the cost it names)
+MAX_HIDDEN_LAYERS = 32
+#: Brian2 objects one layer adds (2 groups, 4 synapse populations, their updaters and monitors; counted at 2,
+#: 10 and 30 layers), and the seconds one layer took to build (numpy: 0.54 s at 2 layers, 4.2 s at 30, on the
+#: 2-core development machine under load) and to compile the first time (cython, the same machine: about 2 min)
+OBJECTS_PER_LAYER = 30
+BUILD_S_PER_LAYER = 0.15
+CYTHON_S_PER_LAYER = 120
 SEED_LIMIT = 2**32
 
 #: item kind of each list field; every other field's kind is its annotation (str, int or float)
@@ -145,6 +154,15 @@ class ExperimentConfig:
             self.sizes = check_sizes(self.sizes)
         except ValueError as exc:
             raise ConfigError(f"circuit.sizes: {exc}") from None
+        if len(self.sizes) - 2 > MAX_HIDDEN_LAYERS:
+            raise ConfigError(
+                f"circuit.sizes has {len(self.sizes) - 2} hidden layers; at most {MAX_HIDDEN_LAYERS} are allowed: each "
+                f"layer adds four synapse populations, {OBJECTS_PER_LAYER} Brian2 objects that every presentation "
+                f"runs in turn (measured: building takes about {BUILD_S_PER_LAYER:g} s per layer on the numpy target, "
+                f"and the cython target compiles each layer's code once, about {CYTHON_S_PER_LAYER // 60:g} minutes "
+                f"per layer), so {len(self.sizes) - 2} layers would take about "
+                f"{BUILD_S_PER_LAYER * (len(self.sizes) - 1) / 60:.0f} minutes to build with numpy and hours with "
+                "cython before training; use fewer layers")
         _choice("circuit.activation", self.activation, ACTIVATIONS)
         _choice("circuit.output", self.output, OUTPUTS)
         self._check_dataset()
@@ -194,6 +212,12 @@ class ExperimentConfig:
                 raise ConfigError(f"plasticity.cross_v/cross_u/b_rule: {exc}; leave {p} out of training.presets, "
                                   "or drop the override") from None
         self.connectivity = _check_connectivity(self.connectivity)
+        for pop in population_names(len(self.sizes) - 1):  # p against the populations' sizes
+            c = Connectivity(**self.connectivity[pop[0]])
+            try:
+                c.check_fits(*population_shape(pop, self.sizes), what=f"population {pop}")
+            except ValueError as exc:
+                raise ConfigError(f"connectivity.{pop[0]}.p: {exc}") from None
         if self.mnist_dir:  # absolute, so that config.toml means the same folder from anywhere
             self.mnist_dir = os.path.abspath(os.path.expanduser(self.mnist_dir))
         if self.dataset == "mnist" and not self.mnist_dir:
@@ -285,6 +309,9 @@ class ExperimentConfig:
             if section == "connectivity":
                 values["connectivity"] = _merge_connectivity(values.get("connectivity"), table, source)
                 continue
+            if section == "sweep":
+                raise ConfigError(f"{source} is a sweep file (it has a [sweep] table), not a run configuration; run "
+                                  f"it with `selfassembly sweep {source}`, or remove [sweep] to run one configuration")
             if section not in cls.SECTIONS:
                 raise ConfigError(f"{source}: unknown section [{section}]; valid sections: "
                                   + ", ".join(list(cls.SECTIONS) + ["connectivity"]))
@@ -432,20 +459,70 @@ def load_config(path, base=None):
     path = Path(path)
     if path.is_dir():
         raise ConfigError(f"configuration file {path} is a folder; give the TOML file (e.g. {path / 'config.toml'})")
-    if not path.is_file():
-        raise ConfigError(f"configuration file {path} does not exist")
+    if not path.exists():
+        raise ConfigError(f"configuration file {path} does not exist; check the path (a run folder's is "
+                          "RUN/config.toml)")
     try:
-        text = path.read_bytes().decode("utf-8")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8-sig")  # a byte-order mark (some Windows editors write one) is not part of the TOML
     except UnicodeDecodeError as exc:
         raise ConfigError(f"configuration file {path} is not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
                           "give a TOML text file") from None
     except OSError as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc.strerror or exc}") from None
+    data = parse_toml(text, path)
+    return ExperimentConfig.from_dict(data, source=str(path), base=base)
+
+
+#: deepest nesting of tables and arrays a configuration file may have (it uses 3: [connectivity.W] kind = ...)
+MAX_TOML_DEPTH = 32
+
+
+def parse_toml(text, path):
+    """``tomllib.loads(text)``, refusing what tomllib cannot say clearly: NUL bytes, nesting thousands deep.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``path``, the problem and (where tomllib gives it) the line.
+    """
+    if "\x00" in text:
+        line = text.count("\n", 0, text.index("\x00")) + 1
+        raise ConfigError(f"{path}, line {line}: holds a NUL byte, so it is not a TOML text file; give the TOML "
+                          "configuration file")
+    depth = _bracket_depth(text)
+    if depth > MAX_TOML_DEPTH:
+        raise ConfigError(f"{path} nests arrays or inline tables {depth} levels deep; a configuration needs at most 3 "
+                          f"(more than {MAX_TOML_DEPTH} is refused): is this the right file?")
     try:
-        data = tomllib.loads(text)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-    return ExperimentConfig.from_dict(data, source=str(path), base=base)
+    except RecursionError:
+        raise ConfigError(f"{path} is nested too deeply to read; a configuration needs at most 3 levels") from None
+
+
+def _bracket_depth(text):
+    """Deepest nesting of [ and { outside strings and comments (a cheap over-estimate is fine: it only refuses)."""
+    depth = deepest = 0
+    quote = None
+    comment = False
+    for ch in text:
+        if comment:
+            comment = ch != "\n"
+        elif quote:
+            if ch == quote or ch == "\n":
+                quote = None
+        elif ch in "\"'":
+            quote = ch
+        elif ch == "#":
+            comment = True
+        elif ch in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif ch in "]}":
+            depth = max(depth - 1, 0)
+    return deepest
 
 
 def quick_config():

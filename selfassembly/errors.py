@@ -14,13 +14,18 @@ status    meaning
 1         internal error (a bug; the traceback is printed)
 2         a problem with the input: configuration, data, paths, folders, files
 3         a preset diverged or became unstable (the others still ran)
-130       interrupted (Ctrl-C); rerun the same command to resume
+130       interrupted (Ctrl-C, once or twice); rerun the same command to resume
+143       terminated (SIGTERM, 128 + 15, as a shell reports a process the signal
+          killed, so that batch schedulers see a termination); rerun to resume
 ========  ===================================================================
+
+An interrupted or terminated run never records the preset it was training:
+every finished preset is kept and a rerun trains the unfinished one again.
 """
 from __future__ import annotations
 
 __all__ = ["InputError", "RunFolderError", "EXIT_OK", "EXIT_INTERNAL", "EXIT_INPUT", "EXIT_UNSTABLE",
-           "EXIT_INTERRUPTED"]
+           "EXIT_INTERRUPTED", "EXIT_TERMINATED", "Terminated"]
 
 #: success
 EXIT_OK = 0
@@ -32,6 +37,12 @@ EXIT_INPUT = 2
 EXIT_UNSTABLE = 3
 #: interrupted (Ctrl-C)
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, turned into an exception so that ``finally`` blocks run (locks released, temporary files
+    removed) and an unfinished preset is left unrecorded, exactly as for Ctrl-C."""
 
 
 class InputError(ValueError):

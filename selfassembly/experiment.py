@@ -50,6 +50,7 @@ from .config import ConfigError, ExperimentConfig, differences, load_config
 from .datasets import is_data_file, load_dataset
 from .plasticity.presets import STABLE_U_RATIO
 from .errors import RunFolderError
+from .folders import LOCK_NAME, RUN_NAMES, claim_folder
 from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots,
                  population_names, remove_temporary_files, save_snapshots, write_csv, write_json)
 
@@ -69,9 +70,7 @@ BLOWUP_FACTOR = 10.0
 FINISHED = ("done", "diverged", "unstable")
 
 #: everything ``selfassembly run`` (and ``inspect`` / ``compare`` by default) writes in a run folder
-RUN_FOLDER_NAMES = ("config.toml", "metrics.csv", "summary.json", "accuracy.png", "alignment.png", "snapshots",
-                    "build", "inspect", "physiology.json", "physiology.md", "physiology_statistics.png",
-                    "physiology_triads.png")
+RUN_FOLDER_NAMES = RUN_NAMES
 #: the first columns of metrics.csv
 METRICS_HEAD = ["preset", "step", "epoch"]
 
@@ -537,8 +536,15 @@ def prepare_run_folder(out, config):
     """
     out = ensure_writable_folder(out, "--out")
     remove_temporary_files(out)
+    for name in ("config.toml", "metrics.csv", "summary.json", "accuracy.png", "alignment.png", "snapshots"):
+        path = out / name
+        if path.exists() and path.is_dir() != (name == "snapshots"):  # found before training, not after it
+            have, need = ("a folder", "file") if path.is_dir() else ("a file", "folder")
+            raise RunFolderError(f"{path} is {have}, but a run writes a {need} of that name there; move it away or "
+                                 "choose a new --out folder")
     config_path = out / "config.toml"
-    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir())
+    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in out.iterdir()
+                     if not p.name.startswith(LOCK_NAME))
     if not entries:
         atomic_write_text(config_path, config.to_toml())
         return out
@@ -646,7 +652,11 @@ def run_experiment(config, out=None, progress=True):
     Raises
     ------
     ConfigError, DataError, RunFolderError
-        Before anything is written (the folder stays reusable).
+        Before anything is written (the folder stays reusable); also when another process is writing the
+        folder (:class:`~selfassembly.folders.FolderBusyError`: one process owns a folder at a time, see
+        :func:`selfassembly.folders.claim_folder`).
+    KeyboardInterrupt
+        Ctrl-C or SIGTERM (:class:`~selfassembly.errors.Terminated`): the preset in training is not recorded.
     DivergenceError
         After every preset has run and been recorded, if any diverged or was
         unstable; the message names them.
@@ -655,7 +665,15 @@ def run_experiment(config, out=None, progress=True):
         raise TypeError("config must be an ExperimentConfig (see selfassembly.config)")
     data = load_run_data(config)
     check_run(config, data)
-    out = prepare_run_folder(out if out else _default_out(), config)
+    out = Path(out if out else _default_out())
+    echo = lambda line: _progress(line, progress)  # noqa: E731
+    with claim_folder(out, "run", command="selfassembly run", configuration=lambda p: prepare_run_folder(p, config),
+                      echo=echo):
+        return _run_presets(config, data, out, progress)
+
+
+def _run_presets(config, data, out, progress):
+    """The presets of :func:`run_experiment`, in a folder it holds."""
     _progress(f"selfassembly run: {', '.join(config.presets)} on {config.dataset} {config.sizes}, "
               f"{config.epochs} epochs of {len(data.X_train)} samples, {config.mode} mode, {config.target} target -> {out}",
               progress)

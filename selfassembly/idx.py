@@ -147,7 +147,8 @@ def find_mnist_files(directory):
     """Paths of the four MNIST files in ``directory`` (plain or .gz; hyphen or dot before ``idx``)."""
     directory = Path(directory).expanduser()
     if not directory.is_dir():
-        raise IDXError(f"MNIST folder {directory} does not exist (it must hold the four IDX files: "
+        what = ("is a file, not a folder; give the folder that holds it" if directory.exists() else "does not exist")
+        raise IDXError(f"MNIST folder {directory} {what} (it must hold the four IDX files: "
                        + ", ".join(MNIST_FILES.values()) + ", each plain or .gz)")
     found, missing = {}, []
     for role, name in MNIST_FILES.items():

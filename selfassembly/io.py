@@ -59,6 +59,9 @@ __all__ = [
     "ensure_writable_folder",
     "is_temporary_file",
     "remove_temporary_files",
+    "check_weights",
+    "check_samples",
+    "check_seed",
 ]
 
 
@@ -72,8 +75,23 @@ class SnapshotError(InputError):
 
 def _atomic(path, write, mode):
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        blocker = next((p for p in [path.parent, *path.parent.parents] if p.exists() and not p.is_dir()), path.parent)
+        raise RunFolderError(f"cannot write {path}: {blocker} is a file where a folder is needed; move that file "
+                             "away (selfassembly writes a folder of that name there)") from None
+    except OSError as exc:
+        raise RunFolderError(f"cannot create the folder {path.parent} for {path.name}: {exc.strerror or exc}; "
+                             "choose a path where you can write") from None
+    if path.is_dir():
+        raise RunFolderError(f"cannot write {path}: a folder of that name is in the way; move it away "
+                             "(selfassembly writes a file of that name there)")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise RunFolderError(f"cannot write in the folder {path.parent} (for {path.name}): {exc.strerror or exc}; "
+                             "choose a writable folder or fix its permissions") from None
     try:
         with os.fdopen(fd, mode) as fh:
             write(fh)
@@ -81,9 +99,13 @@ def _atomic(path, write, mode):
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual permissions
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and not isinstance(exc, (FileNotFoundError, PermissionError)):
+            # name the file being written, not the hidden temporary one (e.g. a full disk)
+            raise RunFolderError(f"cannot write {path}: {exc.strerror or exc}; free space or choose another "
+                                 "folder") from None
         raise
     return path
 
@@ -155,6 +177,15 @@ def atomic_savez(path, **arrays):
 def to_jsonable(obj):
     """Strict-JSON form of nested results: numpy scalars and arrays to Python, keys to str,
     NaN to None, infinities to the strings "inf" and "-inf"."""
+    t = type(obj)  # the plain types first: results of compare hold millions of them
+    if t is str or t is int or t is bool or obj is None:
+        return obj
+    if t is float:
+        return obj if obj - obj == 0 else (None if obj != obj else ("inf" if obj > 0 else "-inf"))
+    if t is dict:
+        return {(k if type(k) is str else str(k)): to_jsonable(v) for k, v in obj.items()}
+    if t is list:
+        return [to_jsonable(v) for v in obj]
     if isinstance(obj, dict):
         return {str(k): to_jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
@@ -175,9 +206,10 @@ def to_jsonable(obj):
     return obj
 
 
-def write_json(path, obj):
-    """Write ``obj`` as indented strict JSON (see :func:`to_jsonable`), atomically."""
-    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=2, sort_keys=False) + "\n")
+def write_json(path, obj, indent=2):
+    """Write ``obj`` as strict JSON (see :func:`to_jsonable`), atomically; ``indent=None`` writes it on one
+    line, which Python's C encoder does many times faster (for large results)."""
+    return atomic_write_text(path, json.dumps(to_jsonable(obj), indent=indent, sort_keys=False) + "\n")
 
 
 def write_csv(path, rows, fieldnames=None):
@@ -227,6 +259,96 @@ def population_shape(name, sizes):
     return (sizes[l], sizes[l])
 
 
+# --------------------------------------------------------------------------- arguments of the public API
+_POP = re.compile(r"^[WBUV][1-9][0-9]*$")
+
+
+def check_seed(seed, name="seed"):
+    """Return ``seed`` as an int, refusing what numpy would silently truncate (1.5) or reject (-1, "1")."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"{name} must be a whole number in 0 .. 2**32 - 1, got {seed!r} ({type(seed).__name__})")
+    seed = int(seed)
+    if not 0 <= seed < 2**32:
+        raise ValueError(f"{name} must be in 0 .. 2**32 - 1 (Brian2 takes 32-bit seeds), got {seed}")
+    return seed
+
+
+def _matrix(value, label):
+    try:
+        arr = np.asarray(value, dtype=float)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{label} must be a 2-D array of numbers ({exc})") from None
+    if arr.ndim != 2:
+        raise ValueError(f"{label} must be a 2-D array (rows postsynaptic, columns presynaptic), got shape {arr.shape}")
+    return arr
+
+
+def check_weights(weights, sizes=None, name="weights", need=("W",)):
+    """Check a dict of weight matrices against each other (and ``sizes``); return (float arrays, sizes).
+
+    Parameters
+    ----------
+    weights : dict of str -> 2-D array
+        Population name (:func:`population_names`) -> matrix, rows postsynaptic.
+    sizes : list of int, optional
+        Layer sizes n_0 .. n_L; default: read from W1 .. WL.
+    name : str
+        The argument's name, for messages.
+    need : iterable of str
+        Families that must be complete (``"W"``, ``"B"``, ``"U"``, ``"V"``).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Naming the argument, the population and the expected shape.
+    """
+    if not isinstance(weights, dict):
+        raise TypeError(f"{name} must be a dict of population name -> 2-D array (e.g. from "
+                        f"selfassembly.circuits.initial_weights), got {type(weights).__name__}")
+    bad = [k for k in weights if not (isinstance(k, str) and _POP.match(k))]
+    if bad:
+        raise ValueError(f"{name}: unknown population name(s) {bad}; names are W1.., B2.., U1.., V1..")
+    out = {k: _matrix(v, f"{name}[{k!r}]") for k, v in weights.items()}
+    if sizes is None:
+        L = sum(1 for k in out if k[0] == "W")
+        missing = [f"W{l}" for l in range(1, L + 1) if f"W{l}" not in out]
+        if L == 0 or missing:
+            raise ValueError(f"{name} must hold W1 .. WL, which give the layer sizes; got {sorted(out)}")
+        sizes = [out["W1"].shape[1]] + [out[f"W{l}"].shape[0] for l in range(1, L + 1)]
+    L = len(sizes) - 1
+    for family in need:
+        first = 2 if family == "B" else 1
+        missing = [f"{family}{l}" for l in range(first, L + 1) if f"{family}{l}" not in out]
+        if missing:
+            raise ValueError(f"{name} lacks {missing} (a circuit of {L} layers needs {family}{first} .. {family}{L})")
+    for k, arr in out.items():
+        l = int(k[1:])
+        if l > L or (k[0] == "B" and l < 2):
+            raise ValueError(f"{name}[{k!r}]: no such population in a circuit of sizes {list(sizes)}")
+        want = population_shape(k, sizes)
+        if arr.shape != want:
+            raise ValueError(f"{name}[{k!r}] has shape {arr.shape}, expected {want} for layer sizes {list(sizes)} "
+                             "(rows postsynaptic, columns presynaptic)")
+    return out, list(sizes)
+
+
+def check_samples(X, Y, n_in, n_out, names=("X", "Y")):
+    """Check stimuli ``X`` (N, n_in) and teacher signals ``Y`` (N, n_out); return them as float arrays."""
+    out = []
+    for value, label, n in ((X, names[0], n_in), (Y, names[1], n_out)):
+        try:
+            arr = np.atleast_2d(np.asarray(value, dtype=float))
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{label} must be an array of numbers ({exc})") from None
+        if arr.ndim != 2 or arr.shape[1] != n:
+            raise ValueError(f"{label} has shape {np.shape(value)}, expected (samples, {n}) for these weights")
+        out.append(arr)
+    if len(out[0]) != len(out[1]):
+        raise ValueError(f"{names[0]} has {len(out[0])} samples but {names[1]} has {len(out[1])}; "
+                         "they must match row for row")
+    return out
+
+
 @dataclass
 class Snapshots:
     """Weight snapshots of one preset's run.
@@ -261,7 +383,21 @@ class Snapshots:
 
     def validate(self, source="snapshots"):
         """Check names and shapes; raise :class:`SnapshotError` naming the problem."""
-        sizes = [int(n) for n in self.sizes]
+        try:
+            sizes = [int(n) for n in self.sizes]
+        except (TypeError, ValueError):
+            raise SnapshotError(f"{source}: 'sizes' must be a list of layer sizes, got {self.sizes!r}") from None
+        steps = np.asarray(self.steps)
+        if steps.ndim != 1 or not (np.issubdtype(steps.dtype, np.integer) or steps.size == 0):
+            raise SnapshotError(f"{source}: 'steps' must be a 1-D array of whole numbers (presentations done), got "
+                                f"{steps.dtype} of shape {steps.shape}")
+        if np.any(np.diff(steps) < 0):
+            raise SnapshotError(f"{source}: 'steps' must not decrease, got {steps.tolist()[:10]}")
+        if not isinstance(self.weights, dict):
+            raise SnapshotError(f"{source}: 'weights' must be a dict of population name -> array")
+        for name, w in self.weights.items():
+            if not np.issubdtype(np.asarray(w).dtype, np.number):
+                raise SnapshotError(f"{source}: population {name} holds {np.asarray(w).dtype} values, not numbers")
         if len(sizes) < 2 or min(sizes) < 1:
             raise SnapshotError(f"{source}: 'sizes' must list at least two positive layer sizes, got {sizes}")
         S = len(self.steps)
@@ -284,6 +420,8 @@ class Snapshots:
 
 def save_snapshots(path, snapshots):
     """Write :class:`Snapshots` to ``path`` (``.npz``), atomically."""
+    if not isinstance(snapshots, Snapshots):
+        raise TypeError(f"snapshots must be a Snapshots object, got {type(snapshots).__name__}")
     snapshots.validate(str(path))
     arrays = {"sizes": np.asarray(snapshots.sizes, dtype=np.int64), "steps": np.asarray(snapshots.steps, dtype=np.int64)}
     arrays.update({k: np.asarray(v) for k, v in snapshots.weights.items()})

@@ -4,6 +4,7 @@ import csv
 import json
 import math
 import shutil
+import time
 from importlib import resources
 
 import numpy as np
@@ -296,3 +297,36 @@ def test_bad_user_file_stops_the_command_before_writing(tmp_path):
     with pytest.raises(PhysiologyDataError, match="line 3: unknown statistic 'foo'"):
         compare_results(root, [bad], plots=False)
     assert not (root / "physiology.json").exists()
+
+
+def _many_points(tmp_path, n):
+    lines = ["statistic,value,ci_low,ci_high,source"]
+    lines += [f"reciprocity_ratio,{2 + k % 997 / 1000:.4f},1,{4 + k * 1e-6:.6f},lab {k}" for k in range(n)]
+    return _write(tmp_path, "\n".join(lines) + "\n", name="many.csv")
+
+
+def test_many_user_points_are_all_compared_in_linear_time(tmp_path):
+    """3000 rows, every one compared, reported and counted; the report's per-point tables group comparisons
+    once (before: a scan of every comparison for every point, 5000 rows > 200 s)."""
+    root = _results(tmp_path, presets=("backprop",))
+    user = _many_points(tmp_path, 3000)
+    t0 = time.perf_counter()
+    data = compare_results(root, [user], out_dir=tmp_path / "out")
+    took = time.perf_counter() - t0
+    block = data["statistics"]["reciprocity_ratio"]
+    mine = [c for c in block["comparisons"] if c["data_file"] == str(user)]
+    n_models = len([m for m in block["model"] if m["preset"] == "backprop"])
+    assert len(mine) == 3000 * n_models and {c["data_line"] for c in mine} == set(range(2, 3002))
+    assert _strict_json(tmp_path / "out" / "physiology.json")["summary"] == data["summary"]
+    report = (tmp_path / "out" / "physiology.md").read_text()
+    assert "lab 2999" in report and "lab 0" in report
+    assert took < 60, took  # about 3 s on one core
+
+
+@pytest.mark.slow
+def test_1e5_user_points_take_under_a_minute(tmp_path):
+    root = _results(tmp_path, presets=("backprop",))
+    user = _many_points(tmp_path, 100_000)
+    t0 = time.perf_counter()
+    compare_results(root, [user], out_dir=tmp_path / "out")
+    assert time.perf_counter() - t0 < 60

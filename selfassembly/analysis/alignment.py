@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..circuits import reference as ref
+from ..io import check_samples, check_weights
 
 __all__ = [
     "angle",
@@ -55,6 +56,12 @@ def _layers(weights):
     return sum(1 for k in weights if k.startswith("W"))
 
 
+def _checked(weights, need):
+    """``weights`` as float arrays whose shapes fit together, and L (or an error naming the population)."""
+    weights, sizes = check_weights(weights, need=need)
+    return weights, len(sizes) - 1
+
+
 def effective_feedback(weights, l):
     """M_{l+1} = V_l B_{l+1} U_{l+1}: what D carries from e_{l+1} to A_l's apical input.
 
@@ -65,7 +72,7 @@ def effective_feedback(weights, l):
 
 def forward_feedback_angles(weights):
     """Angle between W_{l+1}^T and M_{l+1} for l = 1 .. L-1, as ``{l + 1: degrees}``."""
-    L = _layers(weights)
+    weights, L = _checked(weights, "WBUV")
     return {l + 1: angle(weights[f"W{l + 1}"].T, effective_feedback(weights, l)) for l in range(1, L)}
 
 
@@ -86,7 +93,7 @@ def feedback_scale(weights):
 
 def cross_stream_angles(weights):
     """Angle between V_l and U_l^T for l = 1 .. L, as ``{l: degrees}``."""
-    L = _layers(weights)
+    weights, L = _checked(weights, "WUV")
     return {l: angle(weights[f"V{l}"], weights[f"U{l}"].T) for l in range(1, L + 1)}
 
 
@@ -103,7 +110,8 @@ def u_orthogonality(weights):
     {1: 0.0}
     """
     out = {}
-    for l in range(1, _layers(weights) + 1):
+    weights, L = _checked(weights, "WU")
+    for l in range(1, L + 1):
         U = weights[f"U{l}"]
         G = U.T @ U
         scale = np.mean(np.diag(G))
@@ -119,7 +127,8 @@ def u_condition(weights):
     >>> u_condition({"W1": np.eye(2), "U1": np.diag([1.0, 0.5])})
     {1: 2.0}
     """
-    return {l: float(np.linalg.cond(weights[f"U{l}"])) for l in range(1, _layers(weights) + 1)}
+    weights, L = _checked(weights, "WU")
+    return {l: float(np.linalg.cond(weights[f"U{l}"])) for l in range(1, L + 1)}
 
 
 def gradient_alignment(weights, X, Y, f="tanh", output="softmax"):
@@ -130,7 +139,9 @@ def gradient_alignment(weights, X, Y, f="tanh", output="softmax"):
     :func:`~selfassembly.circuits.reference.backprop_gradients` summed over the
     same samples. Returns ``{l: degrees}``; 0 for backprop itself.
     """
-    L = _layers(weights)
+    weights, sizes = check_weights(weights)
+    L = len(sizes) - 1
+    X, Y = check_samples(X, Y, sizes[0], sizes[-1])
     circuit = {l: 0.0 for l in range(1, L + 1)}
     true = {l: 0.0 for l in range(1, L + 1)}
     for x, y in zip(np.atleast_2d(X), np.atleast_2d(Y)):

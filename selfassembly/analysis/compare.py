@@ -11,6 +11,7 @@ any user files, see :mod:`selfassembly.analysis.physiology_data`) and writes
     derived), the model values per preset and population (trained value,
     its 95% interval where one exists, initial value), and one comparison
     per (data point, preset, population) with its verdict and the reason.
+    Indented, except with more than :data:`INDENTED_POINTS` data points.
 ``physiology.md``
     The report: the verdict rule, a summary table, where the model agrees
     and where not, per-statistic tables, and what has no model counterpart.
@@ -45,7 +46,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from ..errors import InputError  # noqa: E402
-from ..io import SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots, write_json  # noqa: E402
+from ..folders import claim_outputs, folder_kind  # noqa: E402
+from ..io import SnapshotError, atomic_write_text, load_snapshots, write_json  # noqa: E402
 from .plots import save_png  # noqa: E402
 from .physiology import SONG_DENSITY, TRIAD_CLASSES, model_statistics  # noqa: E402
 from .physiology_data import STATISTICS, check_duplicates, load_user_data, shipped_data  # noqa: E402
@@ -74,6 +76,10 @@ STRUCTURAL_NOTE = (
     "(W) starts in A and every feedback projection (B) in D, so SLN is 1 for feedforward, 0 for feedback and the "
     "sum exactly 1, in every preset and at every step. This compares the architecture, not anything learned."
 )
+#: physiology.json is indented up to this many data points, and on one line above (10x faster to write)
+INDENTED_POINTS = 1000
+#: data points drawn as a band each in a panel of the statistics plot; more user points become one series
+MAX_BANDS = 8
 #: triad classes that need all three pairs of a triple connected
 THREE_PAIR_TRIADS = ("030T", "030C", "120D", "120U", "120C", "210", "300")
 BIPARTITE_NOTE = (
@@ -163,7 +169,13 @@ def discover_presets(results_dir):
     """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
-        raise FileNotFoundError(f"no results folder at {results_dir}; give the folder written by `selfassembly run`")
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        raise InputError(f"no results folder at {results_dir} (it {what}); give the folder written by "
+                         "`selfassembly run`")
+    if folder_kind(results_dir) == "sweep":
+        raise InputError(f"{results_dir} is a sweep folder of `selfassembly sweep`, not a run folder; compare one "
+                         f"point's run folder: selfassembly compare {results_dir / 'points'}/<point> (the points "
+                         "are listed in points.csv)")
     snap_dir = results_dir / "snapshots"
     files = {p.stem: p for p in sorted(snap_dir.glob("*.npz"))} if snap_dir.is_dir() else {}
     configured = _configured_presets(results_dir)
@@ -313,7 +325,9 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
     results_dir = Path(results_dir)
     out_dir = Path(out_dir) if out_dir is not None else results_dir
     if not results_dir.is_dir():
-        raise FileNotFoundError(f"no results folder at {results_dir}; give the folder written by `selfassembly run`")
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        raise FileNotFoundError(f"no results folder at {results_dir} (it {what}); give the folder written by "
+                                "`selfassembly run`")
     if not (isinstance(density, (int, float)) and 0 < density <= 1):
         raise InputError(f"--density must be in (0, 1] (a fraction of synapses kept), got {density}")
     points = shipped_data()
@@ -322,27 +336,28 @@ def compare_results(results_dir, data_files=(), out_dir=None, density=SONG_DENSI
     check_duplicates(points)
     found, missing = discover_presets(results_dir)
     loaded = _load_checked(found, results_dir)
-    ensure_writable_folder(out_dir, "--out")  # before the long computation, not after it
-    statuses = _statuses(results_dir)
-    per_preset = _model_records(loaded, density, seed)
-    records = [r for recs, _ in per_preset.values() for r in recs] + _structural_records()
-    statistics = _by_statistic(points, records)
-    result = {
-        "results_dir": str(results_dir),
-        "density": density,
-        "verdict_rule": VERDICT_RULE,
-        "presets": {p: {"steps": steps, "status": statuses.get(p, "")} for p, (_, steps) in per_preset.items()},
-        "missing_presets": missing,
-        "data_files": [str(p) for p in data_files],
-        "summary": _summary(statistics, per_preset),
-        "statistics": statistics,
-    }
-    write_json(out_dir / "physiology.json", result)
-    if plots:
-        plot_statistics(result, out_dir / "physiology_statistics.png")
-        plot_triads(result, out_dir / "physiology_triads.png")
-    atomic_write_text(out_dir / "physiology.md", report_markdown(result))
-    return result
+    # the folder is checked and taken before the long computation, not after it
+    with claim_outputs(results_dir, out_dir, "compare", "selfassembly compare"):
+        statuses = _statuses(results_dir)
+        per_preset = _model_records(loaded, density, seed)
+        records = [r for recs, _ in per_preset.values() for r in recs] + _structural_records()
+        statistics = _by_statistic(points, records)
+        result = {
+            "results_dir": str(results_dir),
+            "density": density,
+            "verdict_rule": VERDICT_RULE,
+            "presets": {p: {"steps": steps, "status": statuses.get(p, "")} for p, (_, steps) in per_preset.items()},
+            "missing_presets": missing,
+            "data_files": [str(p) for p in data_files],
+            "summary": _summary(statistics, per_preset),
+            "statistics": statistics,
+        }
+        write_json(out_dir / "physiology.json", result, indent=2 if len(points) <= INDENTED_POINTS else None)
+        if plots:
+            plot_statistics(result, out_dir / "physiology_statistics.png")
+            plot_triads(result, out_dir / "physiology_triads.png")
+        atomic_write_text(out_dir / "physiology.md", report_markdown(result))
+        return result
 
 
 # --------------------------------------------------------------------------- report
@@ -381,6 +396,14 @@ def _cell(comparisons):
     return f"{agree}/{judged} agree{span}{fixed}"
 
 
+def _by_point(block):
+    """A statistic's comparisons grouped by data point (file, line): one pass, not one per point."""
+    out = {}
+    for c in block["comparisons"]:
+        out.setdefault((c["data_file"], c["data_line"]), []).append(c)
+    return out
+
+
 def _summary_table(result):
     presets = list(result["presets"])
     stats_ = result["statistics"]
@@ -390,8 +413,9 @@ def _summary_table(result):
         if name not in stats_:
             continue
         block = stats_[name]
+        by_point = _by_point(block)
         for k, point in enumerate(block["data"]):
-            comps = [c for c in block["comparisons"] if c["data_file"] == point["file"] and c["data_line"] == point["line"]]
+            comps = by_point.get((point["file"], point["line"]), [])
             data = f"{_data_text(point)}, {_short_source(point['source'])}"
             if any(c["structural"] for c in comps):
                 cells = [_cell(comps) + " (architecture)"] * len(presets)
@@ -409,8 +433,9 @@ def _agreement_lines(result):
     """Plain sentences: per statistic, which presets agree with which data."""
     lines = []
     for name, block in result["statistics"].items():
+        by_point = _by_point(block)
         for point in block["data"]:
-            comps = [c for c in block["comparisons"] if c["data_file"] == point["file"] and c["data_line"] == point["line"]]
+            comps = by_point.get((point["file"], point["line"]), [])
             if not comps or any(c["structural"] for c in comps):
                 continue
             agree = sorted({c["preset"] for c in comps if c["verdict"] == AGREE})
@@ -573,8 +598,18 @@ def plot_statistics(result, path):
 def _plot_panel(ax, block, presets, log):
     structural = any(r["preset"] == "(architecture)" for r in block["model"])
     xs = ["(architecture)"] if structural else presets
-    for k, d in enumerate(block["data"]):
+    drawn = [d for d in block["data"] if d["shipped"]]
+    users = [d for d in block["data"] if not d["shipped"]]
+    if len(users) <= MAX_BANDS - len(drawn):
+        drawn, users = drawn + users, []
+    for k, d in enumerate(drawn):
         _band(ax, d, f"C{k + 6}", f"data: {_short_source(d['source'])}")
+    if users:  # many user points: one series of their values, not a band (and a legend entry) each
+        values = [d["ci_low"] if math.isinf(d["ci_high"]) else d["ci_high"] if math.isinf(d["ci_low"]) else d["value"]
+                  for d in users]
+        values = [v for v in values if v is not None and math.isfinite(v) and (v > 0 or not log)]
+        ax.plot([-0.5] * len(values), values, linestyle="", marker="_", markersize=8, color="gray", alpha=0.4,
+                label=f"your data: {len(users)} points (values or bounds; see physiology.md)")
     pops = sorted({r["population"] for r in block["model"]})
     width = 0.7 / max(len(pops), 1)
     for j, pop in enumerate(pops):

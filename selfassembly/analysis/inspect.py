@@ -47,6 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..folders import claim_folder, claim_outputs
 from ..io import Snapshots, SnapshotError, load_snapshots, write_csv, write_json
 from .graph import circuit_graph, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
@@ -108,7 +109,8 @@ def find_snapshots(results_dir, presets=None):
     """
     results_dir = Path(results_dir)
     if not results_dir.is_dir():
-        raise SnapshotError(f"results folder {results_dir} does not exist; give the --out folder of `selfassembly run`")
+        what = "is a file, not a folder" if results_dir.exists() else "does not exist"
+        raise SnapshotError(f"results folder {results_dir} {what}; give the --out folder of `selfassembly run`")
     found = {p.stem: p for p in sorted((results_dir / "snapshots").glob("*.npz"))}
     if not found:
         raise SnapshotError(
@@ -285,79 +287,80 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
             "one run's presets share one circuit: remove the stale files or inspect them with --presets"
         )
     sizes = next(iter(loaded.values())).sizes
-    statuses = _run_statuses(results_dir)
-    X, Y = _held_out(config, list(sizes), n_samples, echo)
-    f = config["activation"] if config else "tanh"
-    output = config["output"] if config else "softmax"
-    how = {"threshold": threshold} if threshold is not None else {"density": density}
-    null_note = (f" vs {n_null} degree-preserving shuffles, "
-                 + (f"|w| > {threshold:g}" if threshold is not None else f"density {density:g}"))
-    entries_by_preset, census, overview = {}, {}, {}
-    run_seed = config["seed"] if config else None
-    for preset, snaps in loaded.items():
-        dest = out_dir / preset
-        align = alignment_timecourse(snaps, X, Y, f, output)
-        write_csv(dest / "alignment.csv", align)
-        has_loops = snaps.n_layers >= 2
-        motif = motif_timecourse(snaps, threshold, density, n_null, seed, n_rounds) if has_loops else []
-        last = len(snaps.steps) - 1
-        entries = []
-        for k in range(len(snaps.steps)):
-            w = snaps.at(k)
-            G = circuit_graph(w, threshold=threshold, density=density, masks=snaps.masks)
-            entry = {"step": int(snaps.steps[k])}
-            if has_loops:
-                entry.update(layers=motif[k]["layers"], total=motif[k]["total"])
-            entry["reciprocity"] = reciprocity(G)
-            if triads is not None and k in (0, last):
-                entry["triads"] = {"populations": triads if triad_pops is None else triad_pops,
-                                   "census": triad_census(G, triad_pops)}
-            entries.append(entry)
-            if k == last:
-                final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
-        entries_by_preset[preset] = [verdict_entry(align[-1], run_seed, statuses.get(preset) or "done")]
-        census[preset] = motif[-1]["layers"] if has_loops else {}
-        write_json(dest / "motifs.json", {
-            "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
-            "n_rounds": n_rounds, "null_model": "degree-preserving double edge swaps per population, weights shuffled over edges",
-            "snapshots": entries,
-        })
-        write_graphml(final_graph, dest / "graph.graphml")
-        if plots:
-            from . import connectivity_plots as cp
+    with claim_outputs(results_dir, out_dir, "inspect", "selfassembly inspect"):
+        statuses = _run_statuses(results_dir)
+        X, Y = _held_out(config, list(sizes), n_samples, echo)
+        f = config["activation"] if config else "tanh"
+        output = config["output"] if config else "softmax"
+        how = {"threshold": threshold} if threshold is not None else {"density": density}
+        null_note = (f" vs {n_null} degree-preserving shuffles, "
+                     + (f"|w| > {threshold:g}" if threshold is not None else f"density {density:g}"))
+        entries_by_preset, census, overview = {}, {}, {}
+        run_seed = config["seed"] if config else None
+        for preset, snaps in loaded.items():
+            dest = out_dir / preset
+            align = alignment_timecourse(snaps, X, Y, f, output)
+            write_csv(dest / "alignment.csv", align)
+            has_loops = snaps.n_layers >= 2
+            motif = motif_timecourse(snaps, threshold, density, n_null, seed, n_rounds) if has_loops else []
+            last = len(snaps.steps) - 1
+            entries = []
+            for k in range(len(snaps.steps)):
+                w = snaps.at(k)
+                G = circuit_graph(w, threshold=threshold, density=density, masks=snaps.masks)
+                entry = {"step": int(snaps.steps[k])}
+                if has_loops:
+                    entry.update(layers=motif[k]["layers"], total=motif[k]["total"])
+                entry["reciprocity"] = reciprocity(G)
+                if triads is not None and k in (0, last):
+                    entry["triads"] = {"populations": triads if triad_pops is None else triad_pops,
+                                       "census": triad_census(G, triad_pops)}
+                entries.append(entry)
+                if k == last:
+                    final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
+            entries_by_preset[preset] = [verdict_entry(align[-1], run_seed, statuses.get(preset) or "done")]
+            census[preset] = motif[-1]["layers"] if has_loops else {}
+            write_json(dest / "motifs.json", {
+                "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
+                "n_rounds": n_rounds, "null_model": "degree-preserving double edge swaps per population, weights shuffled over edges",
+                "snapshots": entries,
+            })
+            write_graphml(final_graph, dest / "graph.graphml")
+            if plots:
+                from . import connectivity_plots as cp
 
-            cp.plot_circuit(final_graph, dest / "circuit.png", title=f"{preset}, step {int(snaps.steps[-1])}")
+                cp.plot_circuit(final_graph, dest / "circuit.png", title=f"{preset}, step {int(snaps.steps[-1])}")
+                if has_loops:
+                    cp.plot_feedback_heatmaps(snaps, dest / "feedback_heatmaps.png", title=preset)
+                    cp.plot_timecourse(align, motif, dest / "timecourse.png", title=preset)
             if has_loops:
-                cp.plot_feedback_heatmaps(snaps, dest / "feedback_heatmaps.png", title=preset)
-                cp.plot_timecourse(align, motif, dest / "timecourse.png", title=preset)
-        if has_loops:
-            overview[preset] = {
-                "steps": [r["step"] for r in align],
-                "ff_angle": [_worst([v for k, v in r.items() if k.startswith("ff_angle_")], max) for r in align],
-                "cross_angle": [_worst([v for k, v in r.items() if k.startswith("cross_angle_")], max) for r in align],
-                "weighted_z": [_worst([s["weighted_z"] for s in m["layers"].values()], min) for m in motif],
-            }
-    if len(sizes) > 2:
-        verdicts = seed_verdicts(entries_by_preset, _null_for(loaded, n_draws, seed), alpha)
-    else:
-        verdicts = {p: {"preset": p, "verdict": "NOT APPLICABLE", "seeds": [run_seed], "notes": [],
-                        "decided_by": "one-layer circuit: no feedback pathway and no four-synapse loop"}
-                    for p in entries_by_preset}
-    for preset, v in verdicts.items():
-        v["motifs"] = census[preset]
-        echo(format_seed_verdict(v))
-        if census[preset]:
-            echo(f"  {preset} census (not part of the verdict; {null_note.strip()}): weighted motif z "
-                 + ", ".join(f"{s['weighted_z']:.1f}" for _, s in sorted(census[preset].items()))
-                 + "; loop count ratio " + ", ".join(f"{s['ratio']:.2f}" for _, s in sorted(census[preset].items())))
-    write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
-                                            "strong_synapses": how, "n_null": n_null, "presets": verdicts})
-    if plots and overview:
-        from .connectivity_plots import plot_overview
+                overview[preset] = {
+                    "steps": [r["step"] for r in align],
+                    "ff_angle": [_worst([v for k, v in r.items() if k.startswith("ff_angle_")], max) for r in align],
+                    "cross_angle": [_worst([v for k, v in r.items() if k.startswith("cross_angle_")], max) for r in align],
+                    "weighted_z": [_worst([s["weighted_z"] for s in m["layers"].values()], min) for m in motif],
+                }
+        if len(sizes) > 2:
+            verdicts = seed_verdicts(entries_by_preset, _null_for(loaded, n_draws, seed), alpha)
+        else:
+            verdicts = {p: {"preset": p, "verdict": "NOT APPLICABLE", "seeds": [run_seed], "notes": [],
+                            "decided_by": "one-layer circuit: no feedback pathway and no four-synapse loop"}
+                        for p in entries_by_preset}
+        for preset, v in verdicts.items():
+            v["motifs"] = census[preset]
+            echo(format_seed_verdict(v))
+            if census[preset]:
+                echo(f"  {preset} census (not part of the verdict; {null_note.strip()}): weighted motif z "
+                     + ", ".join(f"{s['weighted_z']:.1f}" for _, s in sorted(census[preset].items()))
+                     + "; loop count ratio " + ", ".join(f"{s['ratio']:.2f}" for _, s in sorted(census[preset].items())))
+        write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
+                                                "strong_synapses": how, "n_null": n_null, "presets": verdicts})
+        if plots and overview:
+            from .connectivity_plots import plot_overview
 
-        plot_overview(overview, out_dir / "overview.png")
-    echo(f"wrote {out_dir}")
-    return verdicts
+            plot_overview(overview, out_dir / "overview.png")
+        echo(f"wrote {out_dir}")
+        return verdicts
 
 
 _CRITERION = ("random-start presets: cross-stream and forward-feedback angles outside the random-matrix null "
@@ -453,8 +456,10 @@ def inspect_seeds(run_dirs, out_dir=None, presets=None, n_samples=200, alpha=ALP
     for v in verdicts.values():
         echo(format_seed_verdict(v))
     out_dir = Path(out_dir) if out_dir is not None else Path(run_dirs[0]).parent / "inspect_seeds"
-    write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
-                                            "runs": [str(d) for d in run_dirs], "seeds": seeds, "presets": verdicts})
+    with claim_folder(out_dir, "inspect", command="selfassembly inspect"):
+        write_json(out_dir / "verdicts.json", {"criterion": _CRITERION, "alpha": alpha, "n_draws": n_draws,
+                                                "runs": [str(d) for d in run_dirs], "seeds": seeds,
+                                                "presets": verdicts})
     echo(f"wrote {out_dir / 'verdicts.json'}")
     return verdicts
 

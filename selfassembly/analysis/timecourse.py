@@ -52,6 +52,11 @@ def alignment_timecourse(snapshots, X=None, Y=None, f="tanh", output="softmax"):
     >>> alignment_timecourse(s)
     [{'step': 0, 'ff_angle_2': 0.0, 'cross_angle_1': 0.0, 'cross_angle_2': 0.0, 'fb_scale_2': 1.0, 'u_orth_1': 0.0, 'u_orth_2': 0.0, 'u_cond_1': 1.0, 'u_cond_2': 1.0}]
     """
+    from ..io import Snapshots
+
+    if not isinstance(snapshots, Snapshots):
+        raise TypeError(f"snapshots must be a selfassembly.io.Snapshots (e.g. from load_snapshots), got "
+                        f"{type(snapshots).__name__}")
     if (X is None) != (Y is None):
         raise ValueError("give both X and Y (held-out stimuli and targets) for the gradient alignment, or neither")
     rows = []

@@ -10,12 +10,14 @@ generator seeded by ``(seed, population name)``, so that
 """
 from __future__ import annotations
 
+import numbers
 import zlib
 from dataclasses import dataclass
 
 import numpy as np
 
-from ..io import population_names, population_shape
+from ..io import check_seed, population_names, population_shape
+from ..plasticity.presets import RuleSet
 from ..plasticity.rules import check_number
 
 __all__ = ["Connectivity", "DEFAULT_CONNECTIVITY", "initial_weights", "check_sizes"]
@@ -61,8 +63,18 @@ class Connectivity:
             raise ValueError(f"connection probability p must be in (0, 1], got {p}")
         object.__setattr__(self, "p", p)
 
+    def check_fits(self, n_post, n_pre, what="population"):
+        """Refuse a connection probability that leaves a population of n_post x n_pre cells no synapse
+        to expect (an empty population has no weights to learn or measure)."""
+        possible = int(n_post) * int(n_pre)
+        if self.kind != "identity" and self.p * possible < 1:
+            raise ValueError(f"connection probability p = {self.p:g} leaves the {what} ({n_post} x {n_pre} = "
+                             f"{possible} possible synapses) {self.p * possible:.2g} synapses to expect; use p >= "
+                             f"1/{possible} = {1 / possible:.3g}")
+
     def sample(self, n_post, n_pre, rng):
         """Draw ``(weights, mask)``, both of shape (n_post, n_pre); absent synapses weigh 0."""
+        self.check_fits(n_post, n_pre)
         mask = rng.random((n_post, n_pre)) < self.p if self.p < 1 else np.ones((n_post, n_pre), bool)
         if self.kind == "identity":
             if n_post != n_pre:
@@ -90,10 +102,12 @@ DEFAULT_CONNECTIVITY = {
 
 def check_sizes(sizes):
     """Return sizes as a list of ints, or raise naming the problem."""
-    try:
-        sizes = [int(n) for n in sizes]
-    except (TypeError, ValueError):
-        raise ValueError(f"sizes must be a list of positive integers, got {sizes!r}") from None
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise ValueError(f"sizes must be a list of positive integers, got {sizes!r}")
+    sizes = list(sizes)
+    if any(isinstance(n, bool) or not isinstance(n, (numbers.Integral, np.integer)) for n in sizes):
+        raise ValueError(f"sizes must be a list of positive integers (whole numbers, not 64.0), got {sizes!r}")
+    sizes = [int(n) for n in sizes]
     if len(sizes) < 2:
         raise ValueError(f"sizes needs an input and at least one more layer (e.g. [64, 128, 10]), got {sizes}")
     if min(sizes) < 1:
@@ -122,10 +136,17 @@ def initial_weights(sizes, rules, connectivity=None, seed=0):
     weights, masks : dict of str -> ndarray
     """
     sizes = check_sizes(sizes)
+    seed = check_seed(seed)
+    if not isinstance(rules, RuleSet):
+        raise TypeError(f"rules must be a RuleSet (see selfassembly.plasticity.make_preset), got {type(rules).__name__}")
+    if connectivity is not None and not isinstance(connectivity, dict):
+        raise TypeError(f"connectivity must be a dict like {{'W': Connectivity(...)}}, got {type(connectivity).__name__}")
     conn = dict(DEFAULT_CONNECTIVITY)
     for key, value in (connectivity or {}).items():
         if key not in conn:
             raise ValueError(f"unknown population family {key!r} in connectivity; valid names: {list(conn)}")
+        if not isinstance(value, Connectivity):
+            raise TypeError(f"connectivity[{key!r}] must be a Connectivity, got {type(value).__name__}")
         conn[key] = value
     if rules.cross_init == "identity":
         conn["U"] = conn["V"] = Connectivity("identity")

@@ -58,12 +58,13 @@ import brian2 as b2
 import numpy as np
 from brian2.devices.device import RuntimeDevice
 
-from ..io import population_names
+from ..io import check_weights, population_names
 from ..plasticity.presets import RuleSet
 from .connectivity import check_sizes
 from .modes import Dynamic, SampleClocked
 
-__all__ = ["Stimulus", "Circuit", "build_circuit", "configure_target", "TARGETS", "DivergenceError"]
+__all__ = ["Stimulus", "Circuit", "build_circuit", "configure_target", "TARGETS", "DivergenceError",
+           "SimulationStopped"]
 
 TARGETS = ("numpy", "cython", "cpp_standalone")
 
@@ -73,6 +74,29 @@ WEIGHT_VAR = {"W": "w", "B": "b", "U": "u", "V": "v"}
 
 class DivergenceError(RuntimeError):
     """Rates or weights became NaN or infinite."""
+
+
+class SimulationStopped(KeyboardInterrupt):
+    """Brian2 stopped a run before its end (a Ctrl-C during ``Network.run``, or ``Network.stop``).
+
+    A :class:`KeyboardInterrupt`, so that whatever handles an interrupt handles it: the run is incomplete
+    and must not be recorded as finished.
+    """
+
+
+def check_presentations(n, left=None, name="n_presentations"):
+    """Return ``n`` as an int: a whole number >= 1 and, if ``left`` is given, at most ``left``."""
+    import numbers
+
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        raise TypeError(f"{name} must be a whole number of presentations, got {n!r} ({type(n).__name__})")
+    n = int(n)
+    if n < 1:
+        raise ValueError(f"{name} must be >= 1, got {n}")
+    if left is not None and n > left:
+        raise ValueError(f"{name} = {n} runs past the presentation order: {left} presentations of "
+                         "stimulus.order are left; give a longer order to Stimulus, or run at most that many")
+    return n
 
 
 @dataclass
@@ -94,8 +118,11 @@ class Stimulus:
     order: np.ndarray
 
     def __post_init__(self):
-        self.X = np.asarray(self.X, dtype=float)
-        self.Y = np.asarray(self.Y, dtype=float)
+        for name in ("X", "Y"):
+            try:
+                setattr(self, name, np.asarray(getattr(self, name), dtype=float))
+            except (TypeError, ValueError) as exc:
+                raise TypeError(f"Stimulus {name} must be a 2-D array of numbers ({exc})") from None
         self.order = np.asarray(self.order)
         if self.X.ndim != 2 or self.Y.ndim != 2:
             raise ValueError(f"X and Y must be 2-D (samples x features), got shapes {self.X.shape} and {self.Y.shape}")
@@ -104,7 +131,8 @@ class Stimulus:
         if not (np.all(np.isfinite(self.X)) and np.all(np.isfinite(self.Y))):
             raise ValueError("X and Y must be finite (found NaN or Inf in the data)")
         if self.order.ndim != 1 or len(self.order) == 0 or not np.issubdtype(self.order.dtype, np.integer):
-            raise ValueError("order must be a non-empty 1-D array of sample indices")
+            raise ValueError(f"Stimulus order must be a non-empty 1-D array of whole-number sample indices, got "
+                             f"{self.order.dtype} of shape {self.order.shape}")
         if self.order.min() < 0 or self.order.max() >= len(self.X):
             raise ValueError(f"order holds sample indices outside 0..{len(self.X) - 1}")
 
@@ -228,12 +256,34 @@ class Circuit:
         On the runtime targets (numpy, cython) this may be called repeatedly. On
         cpp_standalone it compiles and runs the whole program, so it may be
         called once (build a new circuit for another run).
+
+        Raises
+        ------
+        TypeError, ValueError
+            ``n_presentations`` is not a whole number >= 1, or runs past the
+            stimulus' presentation order (which would repeat its last sample).
+        SimulationStopped
+            Brian2 stopped the run before its end (a first Ctrl-C, or
+            ``Network.stop``); the circuit then holds a partial run.
         """
+        n_presentations = check_presentations(n_presentations, len(self.stimulus.order) - self.steps_done)
         if self.is_standalone and self.steps_done:
             raise RuntimeError("a cpp_standalone circuit runs once; build a new circuit for another run")
-        self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
         if self.is_standalone:
+            self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
             b2.device.build(run=True, **b2.device.build_options)
+        else:
+            start = self.network.t_
+            self.network.run(n_presentations * self.mode.T_present, report=report, namespace={})
+            # Brian2 turns a first Ctrl-C during Network.run into a stop request: the run returns early (or at
+            # the end of this chunk) as if it had finished. The circuit then holds fewer presentations than
+            # asked for, so the stop is passed on as an interrupt: nothing may record it as a finished run.
+            expected = start + n_presentations * float(self.mode.T_present)
+            short = self.network.t_ < expected - 0.5 * float(self.mode.dt)
+            if short or self.network._stopped or b2.Network._globally_stopped:
+                raise SimulationStopped(
+                    f"the simulation was stopped after {(self.network.t_ - start) / float(self.mode.T_present):.0f} "
+                    f"of {n_presentations} presentations (Ctrl-C or Network.stop); this circuit's run is incomplete")
         self.steps_done += n_presentations
 
 
@@ -278,11 +328,24 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         raise ValueError(f"unknown output {output!r}; valid names: ['linear', 'softmax']")
     act, act_prime = _activation_code(f)
     mode = mode or SampleClocked()
+    if not isinstance(mode, (SampleClocked, Dynamic)):
+        raise TypeError(f"mode must be SampleClocked or Dynamic (see selfassembly.circuits.make_mode), got "
+                        f"{type(mode).__name__}")
+    if not isinstance(stimulus, Stimulus):
+        raise TypeError(f"stimulus must be a Stimulus(X, Y, order), got {type(stimulus).__name__}")
     stimulus.check_sizes(sizes)
+    if record_every is not None:
+        record_every = check_presentations(record_every, name="record_every")
+    if not (isinstance(name, str) and name.isidentifier()):
+        raise ValueError(f"name must be a Python identifier (it names Brian2 objects), got {name!r}")
     names = population_names(len(sizes) - 1)
+    weights, _ = check_weights(weights, sizes, "weights", need="WBUV" if len(sizes) > 2 else "WUV")
+    masks_given = masks
+    masks, _ = check_weights(masks, sizes, "masks", need="WBUV" if len(sizes) > 2 else "WUV")
+    masks = {k: np.asarray(masks_given[k]).astype(bool) for k in masks}
     for pop in names:
-        if pop not in weights or pop not in masks:
-            raise ValueError(f"initial weights for population {pop} are missing")
+        if not np.all(np.isfinite(weights[pop])):
+            raise ValueError(f"weights[{pop!r}] holds NaN or infinite values; initial weights must be finite")
     dynamic = isinstance(mode, Dynamic)
     L = len(sizes) - 1
     c = Circuit(sizes, rules, masks, mode, stimulus, f, output, record_every)

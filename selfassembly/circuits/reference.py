@@ -131,6 +131,10 @@ def loss(r_out, y, output="softmax"):
 
 def evaluate(weights, X, Y, f="tanh", output="softmax"):
     """Loss and accuracy of the forward pathway on a labelled set (one-hot ``Y``)."""
+    from ..io import check_samples, check_weights
+
+    weights, sizes = check_weights(weights)
+    X, Y = check_samples(X, Y, sizes[0], sizes[-1])
     _, r = forward(weights, X, f, output)
     acc = float(np.mean(np.argmax(r[-1], axis=1) == np.argmax(Y, axis=1)))
     return loss(r[-1], Y, output), acc
