@@ -49,7 +49,7 @@ PRESETS = ["four_synapse", "four_synapse_no_loop_mirror", "four_synapse_fixed_u"
            "feedback_alignment", "kolen_pollack", "weight_mirror", "backprop"]
 ARCHS = {"classification": ("64-128-128-10", "64-64-64-64-10"), "reconstruction": ("64-48-12-48-64",)}
 #: (a, b): the paired differences a - b the table reports
-PAIRS = (("four_synapse", "backprop"), ("four_synapse", "kolen_pollack"), ("four_synapse", "four_synapse_no_loop_mirror"),
+PAIRS = (("feedback_alignment", "backprop"), ("four_synapse", "backprop"), ("four_synapse", "kolen_pollack"), ("four_synapse", "four_synapse_no_loop_mirror"),
          ("four_synapse", "feedback_alignment"), ("four_synapse_fixed_u", "four_synapse"),
          ("four_synapse_fixed_cross", "four_synapse"))
 SEEDS = range(5)

@@ -7,7 +7,7 @@ The lower-level API: build a small four-synapse circuit with
 compare its signals with :mod:`selfassembly.circuits.reference`, the plain
 numpy implementation of MODEL.md's equations: they agree to float precision.
 Then train on and watch the forward-feedback angle of the self-assembling
-preset fall (in the assembly regime, lambda = 0.02).
+preset fall (its feedback B learns by the loop mirror from spontaneous activity).
 
 The gallery shows the quick version (200 presentations);
 ``python examples/build_and_inspect_circuit.py`` runs 2000 (about a minute).
@@ -21,15 +21,14 @@ from selfassembly.analysis import cross_stream_angles, forward_feedback_angles
 from selfassembly.circuits import Stimulus, build_circuit, configure_target, initial_weights
 from selfassembly.circuits import reference as ref
 from selfassembly.datasets import load_digits
-from selfassembly.plasticity import ASSEMBLY_LAM, make_preset
+from selfassembly.plasticity import make_preset
 
 
 def main(quick=False):
     configure_target("numpy")
     data = load_digits()
     sizes = [64, 32, 32, 10]
-    # the assembly regime: at the default weight decay the feedback barely aligns in 2000 steps
-    rules = make_preset("four_synapse", lam=ASSEMBLY_LAM)
+    rules = make_preset("four_synapse")  # the defaults: B's loop mirror aligns the feedback
     weights, masks = initial_weights(sizes, rules, seed=0)
     n = 200 if quick else 2000
     order = np.random.default_rng(0).integers(0, len(data.X_train), n)

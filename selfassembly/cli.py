@@ -96,8 +96,7 @@ def _add_run(sub):
         "sample-clocked equations as numpy loops, 20-40x faster; docs/guide.md)")
     add("--target", "target", "Brian2 code generation: numpy, cython or cpp_standalone")
     add("--eta", "eta", "learning rate of W and B", type=float)
-    add("--lam", "lam", "weight decay lambda of W and B (0.02: the assembly regime, where B aligns with W^T)",
-        type=float)
+    add("--lam", "lam", "weight decay lambda of W and of B's task rule", type=float)
     add("--eta-c", "eta_c", "learning rate of the cross-stream pair U, V", dest="eta_c", type=float)
     add("--lam-c", "lam_c", "decay of the cross-stream pair", dest="lam_c", type=float)
     add("--sigma-xi", "sigma_xi", "amplitude of spontaneous activity (mirror and reconstruct rules)",

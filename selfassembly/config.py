@@ -81,9 +81,8 @@ class ExperimentConfig:
 
     The defaults are the self-assembly experiment on the bundled 8x8 digits:
     64-128-128-10, tanh hidden units, softmax output, 10 epochs of
-    single-sample presentations, eta = 0.02, lambda = 1e-4 (see
-    :data:`~selfassembly.plasticity.presets.DEFAULT_PARAMS`; lambda = 0.02,
-    :data:`~selfassembly.plasticity.presets.ASSEMBLY_LAM`, is the assembly regime).
+    single-sample presentations, eta = 0.02, lambda = 1e-4, B's loop mirror
+    at eta_b = 0.002 (see :data:`~selfassembly.plasticity.presets.DEFAULT_PARAMS`).
     """
 
     # [circuit]

@@ -246,9 +246,10 @@ def _simulate(circuit, config, preset, data, n_total, record_every, progress, t0
                     diverged_at = done
                     break
                 elapsed = time.perf_counter() - t0
-                _, acc = ref.evaluate(current, data.X_test, data.Y_test, config.activation, config.output)
+                loss, acc = ref.evaluate(current, data.X_test, data.Y_test, config.activation, config.output)
+                score = f"test error {2 * loss:.3f}" if config.task == "reconstruction" else f"test acc {acc:.3f}"
                 _progress(f"{preset}: {done}/{n_total} presentations (epoch {done / n_train:.1f}/{config.epochs})"
-                          f"  test acc {acc:.3f}  {elapsed:.0f} s, about {elapsed / done * (n_total - done):.0f} s left",
+                          f"  {score}  {elapsed:.0f} s, about {elapsed / done * (n_total - done):.0f} s left",
                           progress)
         steps, recorded = circuit.recorded_weights()
         final = circuit.weights()

@@ -1,5 +1,5 @@
 """Plasticity rules and the named presets of MODEL.md."""
-from .presets import ASSEMBLY_LAM, DEFAULT_PARAMS, PRESET_NAMES, PRESETS, RuleSet, make_preset
+from .presets import DEFAULT_PARAMS, PRESET_NAMES, PRESETS, RuleSet, make_preset
 from .rules import CrossStreamRule, FeedbackRule, ForwardRule
 
-__all__ = ["ASSEMBLY_LAM", "DEFAULT_PARAMS", "PRESET_NAMES", "PRESETS", "RuleSet", "make_preset", "CrossStreamRule", "FeedbackRule", "ForwardRule"]
+__all__ = ["DEFAULT_PARAMS", "PRESET_NAMES", "PRESETS", "RuleSet", "make_preset", "CrossStreamRule", "FeedbackRule", "ForwardRule"]

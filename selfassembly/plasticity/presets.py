@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .rules import B_RULES, CrossStreamRule, FeedbackRule, ForwardRule
 
-__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "ASSEMBLY_LAM", "STABLE_U_RATIO",
+__all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "STABLE_U_RATIO",
            "FOUR_SYNAPSE_B", "make_preset"]
 
 
@@ -115,7 +115,8 @@ RANDOM_START = tuple(name for name, spec in PRESETS.items() if spec[3] == "rando
 #: Default numbers. eta and lam are what the learning benchmark's protocol chose for backprop, by
 #: validation accuracy, at the default architecture (digits 64-128-128-10; docs/benchmarks.md,
 #: section 1): a fair baseline. The earlier lam = 0.02 cost backprop 4 points of validation accuracy
-#: there and the other presets 3-9 (:data:`ASSEMBLY_LAM` says what it buys).
+#: there and the other presets 3-9; B's loop mirror (eta_b, lam_b) now aligns the feedback at this
+#: decay, which the task rule alone could not.
 #: eta_u = eta_c / 4: U's rule is stable only while V mirrors U faster than U moves
 #: (docs/model.md, "Stability of the cross-stream rules", for the measured region).
 #: eta_b and lam_b are B's loop mirror's: B -> (sigma_xi^2 / lam_b) U W^T U^T at rate eta_b * lam_b;
@@ -123,14 +124,6 @@ RANDOM_START = tuple(name for name, spec in PRESETS.items() if spec[3] == "rando
 #: architecture (benchmarks/loop_mirror_tuning.py).
 DEFAULT_PARAMS = {"eta": 0.02, "lam": 0.0001, "eta_c": 0.002, "lam_c": 1.0, "sigma_xi": 1.0, "eta_u": 0.0005,
                   "eta_b": 0.002, "lam_b": 1.0}
-
-#: Weight decay of the assembly regime. Under mirrored updates the part of B that is not W^T decays
-#: as (1 - eta*lam)^t; at lam = 0.02 and eta = 0.02 a 10-epoch digits run (14 380 presentations)
-#: leaves 0.003 of it, so Kolen-Pollack and four_synapse align their feedback with W^T. At the
-#: default lam = 1e-4 it leaves 0.97: Kolen-Pollack's feedback stays at 40-58 deg, four_synapse's at
-#: 62-68 deg (benchmarks/results/self_assembly/lam1e-4). The price is accuracy: backprop's test
-#: accuracy falls from 0.960 to 0.931 in that 10-epoch run, the random-U ablations' by 8-14 points.
-ASSEMBLY_LAM = 0.02
 
 #: the largest eta_u / eta_c at which U's reconstruction rule was stable in every case of the
 #: stability scan (benchmarks/results/cross_stability: tanh and relu, 64-128-128-10 and
