@@ -22,8 +22,10 @@ from selfassembly.plasticity import make_preset
 from conftest import small_problem
 from model_reference import plasticity_step
 
-#: distinct sizes (a transpose cannot pass by shape); every loop-mirror number away from its default and 1
-SIZES = [6, 5, 4, 3]
+#: distinct sizes (a transpose cannot pass by shape), and square B and U throughout (a transpose, or
+#: U_l for U_{l+1}, passes by shape and must show in the values); every loop-mirror number away from
+#: its default and 1
+SHAPES = {"distinct": [6, 5, 4, 3], "square": [6, 5, 5, 5]}
 PARAMS = dict(eta=0.05, lam=0.01, eta_c=0.05, eta_u=0.0125, sigma_xi=1.5, eta_b=0.05, lam_b=0.4)
 #: (preset, B rule override)
 CASES = [("weight_mirror", None), ("four_synapse", None), ("four_synapse", "both")]
@@ -35,16 +37,18 @@ def _rules(preset, b_rule):
     return rules
 
 
+@pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("preset,b_rule", CASES)
-def test_circuit_loop_mirror_matches_reference_at_non_default_lam_b(rng, seed, preset, b_rule):
+def test_circuit_loop_mirror_matches_reference_at_non_default_lam_b(rng, seed, preset, b_rule, shape):
+    sizes = SHAPES[shape]
     rules = _rules(preset, b_rule)
-    w, masks = initial_weights(SIZES, rules, seed=seed)
-    stim = small_problem(rng, SIZES, n_steps=3)
-    c = build_circuit(SIZES, rules, w, masks, stim)
+    w, masks = initial_weights(sizes, rules, seed=seed)
+    stim = small_problem(rng, sizes, n_steps=3)
+    c = build_circuit(sizes, rules, w, masks, stim)
     expected = dict(w)
     for k in stim.order:
         c.run(1)
-        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(SIZES))}
+        xi = {l: np.array(c.A[l].spont[:]) for l in range(1, len(sizes))}
         expected = plasticity_step(expected, ref.sweep(expected, stim.X[k], stim.Y[k]), rules, xi)
     got = c.weights()
     for name in expected:
@@ -53,14 +57,16 @@ def test_circuit_loop_mirror_matches_reference_at_non_default_lam_b(rng, seed, p
         assert not np.allclose(got[name], w[name]), name
 
 
+@pytest.mark.parametrize("shape", sorted(SHAPES))
 @pytest.mark.parametrize("preset,b_rule", CASES)
-def test_numpy_loop_mirror_matches_reference_at_non_default_lam_b(rng, seed, preset, b_rule):
+def test_numpy_loop_mirror_matches_reference_at_non_default_lam_b(rng, seed, preset, b_rule, shape):
+    sizes = SHAPES[shape]
     rules = _rules(preset, b_rule)
-    w, _ = initial_weights(SIZES, rules, seed=seed)
-    stim = small_problem(rng, SIZES, n_steps=4)
-    loop, expected = SampleLoop(SIZES, rules, w), dict(w)
+    w, _ = initial_weights(sizes, rules, seed=seed)
+    stim = small_problem(rng, sizes, n_steps=4)
+    loop, expected = SampleLoop(sizes, rules, w), dict(w)
     for k in stim.order:
-        xi = {l: 1.5 * rng.normal(size=SIZES[l]) for l in range(1, len(SIZES))}
+        xi = {l: 1.5 * rng.normal(size=sizes[l]) for l in range(1, len(sizes))}
         expected = plasticity_step(expected, ref.sweep(expected, stim.X[k], stim.Y[k]), rules, xi)
         loop.present(stim.X[k], stim.Y[k], xi)
     got = loop.weights()

@@ -62,6 +62,9 @@ T_PC = "tests/test_planted_compare.py"
 T_PP = "tests/test_planted_physiology.py"
 T_PS = "tests/test_planted_sweep.py"
 T_PLM = "tests/test_planted_loop_mirror.py"
+#: the loop mirror against the transcription with square B and U (a transpose passes by shape)
+T_PLM_NP_SQ = [T_PLM + "::test_numpy_loop_mirror_matches_reference_at_non_default_lam_b", "-k", "square"]
+T_PLM_CIRC_SQ = [T_PLM + "::test_circuit_loop_mirror_matches_reference_at_non_default_lam_b", "-k", "square"]
 #: the loop mirror's tests: Brian2 against the transcription (weight_mirror: U = I; four_synapse_fixed_cross:
 #: random U), the numpy engine against the mirror's fixed point, and the two engines against each other
 #: (at eta_b, lambda_b away from their defaults)
@@ -338,7 +341,7 @@ MUTANTS = [
     M("lm-numpy-pre-post-swapped", F_NP,
       "self._rank1(B, decay, Q[l][2], Q[l + 1][3], fb.eta_b * rate_scale)",
       "self._rank1(B, decay, Q[l + 1][3], Q[l][2], fb.eta_b * rate_scale)",
-      T_LM_FP, "the loop mirror transposed in the numpy engine (pre and post swapped)"),
+      T_PLM_NP_SQ, "the loop mirror transposed in the numpy engine (pre and post swapped; square layers)"),
     M("lm-numpy-u-skipped", F_NP,
       "self._rank1(B, decay, Q[l][2], Q[l + 1][3], fb.eta_b * rate_scale)",
       "self._rank1(B, decay, Q[l][2], self.S[l + 1][3], fb.eta_b * rate_scale)",
@@ -382,6 +385,13 @@ MUTANTS = [
     M("lm-model-reference-near-u-transposed", F_REF,
       's = weights[f"U{l}"] @ xi[l]  # xi_l as it reaches D_l', 's = weights[f"U{l}"].T @ xi[l]  # xi_l as it reaches D_l',
       T_CIRC_LM, "U_l^T instead of U_l at D_l in the transcription"),
+    M("lm-model-reference-outer-transposed", F_REF,
+      "change += rules.feedback.eta_b * (np.outer(s, u) - rules.feedback.lam_b * B)",
+      "change += rules.feedback.eta_b * (np.outer(u, s) - rules.feedback.lam_b * B)",
+      T_PLM_CIRC_SQ, "the loop mirror transposed in the transcription (square layers)"),
+    M("lm-model-reference-u-from-U-l", F_REF,
+      'u = weights[f"U{l + 1}"] @ (weights[f"W{l + 1}"] @ xi[l])', 'u = weights[f"U{l}"] @ (weights[f"W{l + 1}"] @ xi[l])',
+      T_PLM_CIRC_SQ, "U_l instead of U_{l+1} on the loop in the transcription (square layers)"),
     M("lm-model-reference-lam-b-dropped", F_REF,
       "change += rules.feedback.eta_b * (np.outer(s, u) - rules.feedback.lam_b * B)",
       "change += rules.feedback.eta_b * (np.outer(s, u) - B)",
@@ -453,7 +463,10 @@ MUTANTS = [
       T_ENG_LM, "records at the wrong presentations"),
     M("experiment-engine-ignored", "selfassembly/experiment.py",
       "circuit = make_circuit(config.engine)", "circuit = make_circuit()",
-      [T_PLM], "run_preset always builds the Brian2 circuit"),
+      [T_PLM + "::test_run_preset_builds_the_engine_it_is_given"], "run_preset always builds the Brian2 circuit"),
+    M("experiment-engine-always-numpy", "selfassembly/experiment.py",
+      "circuit = make_circuit(config.engine)", 'circuit = make_circuit("numpy")',
+      [T_PLM + "::test_run_preset_builds_the_engine_it_is_given"], "run_preset always builds the numpy engine"),
     M("numpy-engine-mask-not-applied", F_NP,
       "                store[l] *= mask", "                pass",
       "tests/test_engines.py::test_engines_agree_sparse_relu_and_reconstruction",
