@@ -5,6 +5,7 @@ changing the tests or the code they guard::
 
     nice -n 10 .venv/bin/python tools/mutate.py            # every mutant
     nice -n 10 .venv/bin/python tools/mutate.py verdict    # mutants whose id contains "verdict"
+    nice -n 10 .venv/bin/python tools/mutate.py --explain lm-   # B's loop mirror, with each catch's reason
     .venv/bin/python tools/mutate.py --list                # the list, nothing run
 
 Each mutant is (id, file, exact old text, new text, tests to run): a single-point bug of the
@@ -19,7 +20,9 @@ a value check from a crash (a transposed matrix often fails by shape alone). The
 the number of mutants not caught.
 
 Issue 21 seeded the list with the 21 bugs a first audit found the suite blind to, issue 16
-(item 8) added B's loop mirror; keep adding one for every bug found in review. Entries that name
+(item 8) added B's loop mirror (ids ``lm-``: its sign, transposes, U on the wrong side, one engine
+skipping it, ablations losing it, eta_b and lambda_b, the numpy engine's noise stream); keep adding
+one for every bug found in review. The whole list takes about 15 minutes on two loaded cores. Entries that name
 tests/model_reference.py plant the bug in the tests' own transcription of MODEL.md: they check
 that the transcription is held against something written independently of it.
 
@@ -510,11 +513,12 @@ def _first_error(stdout):
     return next((x[1:].strip() for x in stdout.splitlines() if x.startswith("E ")), "")
 
 
-def run(mutants, timeout=900, python=sys.executable, echo=print, baseline=True, explain=False):
+def run(mutants, timeout=900, python=sys.executable, echo=None, baseline=True, explain=False):
     """Apply each mutant to a scratch copy, run its tests, and return [(mutant, outcome, seconds)].
 
     With ``baseline`` every distinct test list runs once on the unmutated copy first: a list that
     fails there cannot judge a mutant, and its mutants are reported ``invalid`` (not caught)."""
+    echo = echo or (lambda line: print(line, flush=True))  # flushed: the log of a long run shows its progress
     results = []
     with tempfile.TemporaryDirectory(prefix="selfassembly-mutate-") as tmp:
         scratch = Path(tmp) / "repo"
