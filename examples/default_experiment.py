@@ -4,7 +4,7 @@ The default experiment, and how to read its table
 
 ``selfassembly run`` trains five presets from the same seed and the same initial
 forward weights W on scikit-learn's bundled 8x8 digits: ``four_synapse`` (the
-self-assembling circuit: U and V start random), its two matched ablations
+self-assembling circuit: U, V and B start random), its two matched ablations
 ``four_synapse_fixed_cross`` (U and V fixed) and ``feedback_alignment`` (B
 random and fixed, U = V = I), and the references ``kolen_pollack`` and
 ``backprop``. This script does the same through the Python API and reads the
@@ -55,9 +55,10 @@ print(format_summary(summary, config))
 #
 # Whether four_synapse *self-assembled* is not read off one angle: it is a
 # test against random wiring and the matched ablations, over seeds
-# (``selfassembly inspect``, the next example). At the default weight decay
-# (lambda = 1e-4) the circuit learns as well as backprop but its feedback
-# stays far from W^T; ``--lam 0.02`` is the assembly regime (docs/guide.md).
+# (``selfassembly inspect``, the next example). At the defaults the whole
+# loop assembles (B by the loop mirror) and the circuit learns as well as
+# backprop: over 5 seeds the angles are 36 and 34 degrees, ASSEMBLED
+# (docs/model.md).
 
 for preset, s in summary["presets"].items():
     print(f"{preset:<26} accuracy {s['final_test_acc']:.3f}, cross-stream angle V vs U^T: "
