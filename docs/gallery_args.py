@@ -32,6 +32,7 @@ def reset_argv(gallery_conf, script_vars):
 ORDER = [
     "default_experiment.py",
     "verdict_across_seeds.py",
+    "reconstruction.py",
     "build_and_inspect_circuit.py",
     "circuit_graph.py",
     "physiology_comparison.py",
