@@ -40,7 +40,10 @@ Output folder
 A rerun into the same folder skips every (point, preset) whose run folder
 holds it finished (done, diverged or unstable; verified by
 :func:`selfassembly.experiment.preset_done`, which loads the snapshots),
-and runs the rest.
+and runs the rest. The folder is held by one sweep at a time, and only a sweep folder of this same
+sweep is written into (:func:`~selfassembly.sweep.execute.check_sweep_folder`, through
+:func:`selfassembly.folders.claim_folder`, the check every writer goes through); every point gets
+``selfassembly run``'s own checks before anything runs (:func:`~selfassembly.sweep.execute.check_points`).
 
 Modules
 -------
