@@ -39,7 +39,8 @@ from .io import population_names, population_shape
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
 
-__all__ = ["ExperimentConfig", "ConfigError", "differences", "load_config", "quick_config", "DEFAULT_PRESETS", "SEED_LIMIT"]
+__all__ = ["ExperimentConfig", "ConfigError", "differences", "load_config", "read_toml_file", "parse_toml", "quick_config",
+           "DEFAULT_PRESETS", "SEED_LIMIT"]
 
 #: the story of the default run: the circuit, its two matched ablations (the assembly verdict tests
 #: against both), and the two references
@@ -455,22 +456,43 @@ def load_config(path, base=None):
         If the file is missing, is not valid TOML, or holds an unknown or
         invalid value; the message names the field and the fix.
     """
+    data = read_toml_file(path, "configuration file", f"give the TOML file (e.g. {Path(path) / 'config.toml'})",
+                          "(a run folder's is RUN/config.toml)")
+    return ExperimentConfig.from_dict(data, source=str(path), base=base)
+
+
+def read_toml_file(path, what, folder_hint="give the TOML file", missing_hint=""):
+    """Read the TOML file a user gave (a configuration or a sweep file) as a dict, refusing clearly what it is not.
+
+    A UTF-8 byte-order mark (some Windows editors write one) is dropped; the text goes through
+    :func:`parse_toml` (NUL bytes, nesting thousands deep).
+
+    Parameters
+    ----------
+    path : path-like
+    what : str
+        What the file is, for messages (``"configuration file"``, ``"sweep file"``).
+    folder_hint, missing_hint : str
+        The fix named when ``path`` is a folder, and a note when it does not exist.
+
+    Raises
+    ------
+    ConfigError
+        A folder, a missing or unreadable file, not UTF-8 text, or not valid TOML; naming ``path``.
+    """
     path = Path(path)
     if path.is_dir():
-        raise ConfigError(f"configuration file {path} is a folder; give the TOML file (e.g. {path / 'config.toml'})")
+        raise ConfigError(f"{what} {path} is a folder; {folder_hint}")
     if not path.exists():
-        raise ConfigError(f"configuration file {path} does not exist; check the path (a run folder's is "
-                          "RUN/config.toml)")
+        raise ConfigError(f"{what} {path} does not exist; check the path" + (f" {missing_hint}" if missing_hint else ""))
     try:
-        raw = path.read_bytes()
-        text = raw.decode("utf-8-sig")  # a byte-order mark (some Windows editors write one) is not part of the TOML
+        text = path.read_bytes().decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"configuration file {path} is not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
+        raise ConfigError(f"{what} {path} is not UTF-8 text (byte {exc.start} is 0x{exc.object[exc.start]:02x}); "
                           "give a TOML text file") from None
     except OSError as exc:
-        raise ConfigError(f"cannot read configuration file {path}: {exc.strerror or exc}") from None
-    data = parse_toml(text, path)
-    return ExperimentConfig.from_dict(data, source=str(path), base=base)
+        raise ConfigError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    return parse_toml(text, path)
 
 
 #: deepest nesting of tables and arrays a configuration file may have (it uses 3: [connectivity.W] kind = ...)

@@ -340,15 +340,17 @@ def claim_folder(path, kind, *, accept=(), flag="--out", command=None, configura
     return lock
 
 
-def claim_outputs(results_dir, out_dir, kind, command):
+def claim_outputs(results_dir, out_dir, kind, command, results_kind="run"):
     """Take the folder an analysis command (``inspect``, ``compare``) of ``results_dir`` writes into.
 
-    Outputs inside the run folder (the default) lock the run folder itself, so that an analysis never
-    writes into a folder that a run is writing; outputs elsewhere take ``out_dir`` as a folder of ``kind``.
+    Outputs inside the run folder (the default; or the sweep folder, ``results_kind="sweep"``) lock
+    that folder itself, so that an analysis never writes into a folder that a run or sweep is writing;
+    outputs elsewhere take ``out_dir`` as a folder of ``kind``.
     """
     results_dir, out_dir = Path(results_dir), Path(out_dir)
     res = results_dir.resolve()
     target = out_dir.resolve()
     if target == res or res in target.parents:
-        return claim_folder(results_dir, "run", accept=(kind,), flag="RESULTS_DIR", command=command)
+        return claim_folder(results_dir, results_kind, accept=(kind,) if results_kind == "run" else (),
+                            flag="RESULTS_DIR", command=command)
     return claim_folder(out_dir, kind, flag="--out", command=command)

@@ -9,7 +9,9 @@ need a finished run share one quick run (module-scoped) and copy it.
 """
 from __future__ import annotations
 
+import contextlib
 import gzip
+import io
 import json
 import os
 import shutil
@@ -41,12 +43,41 @@ def finished_run(tmp_path_factory):
     return out
 
 
+#: the shared finished sweep: one point (seed 0) of backprop, with --quick the same run as `finished_run`
+SWEEP = '[training]\npresets = ["backprop"]\n[sweep]\nseeds = [0]\n'
+
+
+@pytest.fixture(scope="module")
+def finished_sweep(tmp_path_factory, finished_run):
+    """A finished sweep folder, made by `selfassembly sweep` without simulating: the sweep is started and
+    interrupted before its cluster, the shared finished run (the same configuration) is copied in as its
+    point, and the rerun finds nothing left to do and writes sweep.csv, sweep.json and sweep.md."""
+    import selfassembly.sweep.execute as execute
+
+    root = tmp_path_factory.mktemp("sweep")
+    f, out = root / "s.toml", root / "sweep"
+    f.write_text(SWEEP)
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    said = io.StringIO()  # (not into the output of the first case that uses it)
+    with pytest.MonkeyPatch.context() as mp, contextlib.redirect_stdout(said), contextlib.redirect_stderr(said):
+        mp.setattr(execute, "start_client", interrupted)
+        assert main(["sweep", str(f), "--quick", "--out", str(out)]) == 130
+        shutil.copytree(finished_run, out / "points" / "seed=0")
+        assert main(["sweep", str(f), "--quick", "--out", str(out)]) == 0, said.getvalue()
+    assert (out / "sweep.json").is_file() and not (out / LOCK_NAME).exists()
+    return out
+
+
 @dataclass
 class Ctx:
     """What a case builds its command from: a fresh folder and the shared finished run."""
 
     tmp: Path
     finished: Path
+    sweep: Path | None = None
 
     def path(self, name):
         return self.tmp / name
@@ -60,6 +91,17 @@ class Ctx:
     def config(self, text):
         # --quick first: should a regression accept the bad value, the case runs seconds, not minutes
         return ["run", "--quick", "--config", self.write("c.toml", text), "--out", str(self.tmp / "out")]
+
+    def sweep_copy(self):
+        """A copy of the shared finished sweep (one point, backprop, seed 0), as ``tmp/sweep``."""
+        dest = self.tmp / "sweep"
+        shutil.copytree(self.sweep, dest)
+        return dest
+
+    def sweep_cmd(self, out, text=None, *flags):
+        """``selfassembly sweep FILE --quick --out OUT`` with the shared sweep's file, or ``text``."""
+        f = self.write("s.toml", SWEEP if text is None else text, binary=isinstance(text, bytes))
+        return ["sweep", f, "--quick", *flags, "--out", str(out)]
 
     def run_copy(self):
         dest = self.tmp / "run"
@@ -590,14 +632,133 @@ CSV_CASES += [
 ]
 
 
+# --------------------------------------------------------------------------- sweeps: folders, points, scheduler, inspect
+def _listing(folder):
+    return sorted(str(p.relative_to(folder)) for p in Path(folder).rglob("*"))
+
+
+def _users_sweep_files(c):
+    mine = c.path("mine")
+    mine.mkdir()
+    (mine / "sweep.csv").write_text("my,table\n")
+    (mine / "sweep.md").write_text("# my notes\n")
+    return mine
+
+
+def _users_files_untouched(c):
+    assert _listing(c.path("mine")) == ["sweep.csv", "sweep.md"]
+    assert c.path("mine/sweep.csv").read_text() == "my,table\n" and c.path("mine/sweep.md").read_text() == "# my notes\n"
+
+
+def _run_untouched(c):
+    assert _listing(c.path("run")) == _listing(c.finished)
+    assert load_snapshots(c.path("run/snapshots/backprop.npz")).config_hash
+
+
+def _sweep_copy_untouched(c):
+    assert _listing(c.path("sweep")) == _listing(c.sweep)
+    assert c.path("sweep/sweep.toml").read_text() == (c.sweep / "sweep.toml").read_text()
+
+
+def _no_out(c):
+    assert not c.path("out").exists(), "refused, but the folder was created"
+
+
+def _without(c, name):
+    sweep = c.sweep_copy()
+    path = sweep / name
+    shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return sweep
+
+
+def _inspect_sweep(folder, *flags):
+    return ["inspect", str(folder), "--samples", "0", *flags]
+
+
+def _points(*lines):
+    return '[training]\npresets = ["backprop"]\n[sweep]\n' + "".join(line + "\n" for line in lines)
+
+
+SWEEP_CASES = [
+    # the --out folder: one check for every writer (selfassembly.folders.claim_folder)
+    Case("sweep-into-a-users-folder", lambda c: c.sweep_cmd(_users_sweep_files(c)), 2,
+         ["holds files selfassembly did not write (sweep.csv, sweep.md)", "not a sweep folder",
+          "choose a new or empty --out folder"], check=_users_files_untouched),
+    Case("sweep-into-a-run-folder", lambda c: c.sweep_cmd(c.run_copy()), 2,
+         ["is a run folder of `selfassembly run`", "not a sweep folder of `selfassembly sweep`"], check=_run_untouched),
+    Case("sweep-into-another-sweep", lambda c: c.sweep_cmd(c.sweep_copy(), _points('"plasticity.eta" = [0.5]')), 2,
+         ["holds a sweep of a different configuration", "[sweep] values", "'plasticity.eta': [0.5]",
+          "resume that sweep with: selfassembly sweep", "sweep.toml --out"], check=_sweep_copy_untouched),
+    Case("sweep-without-its-quick", lambda c: ["sweep", c.write("s.toml", SWEEP), "--out", str(c.sweep_copy())], 2,
+         ["holds a sweep of a different configuration", "circuit.sizes ([64, 24, 24, 10] there, [64, 128, 128, 10] now)"],
+         check=_sweep_copy_untouched),
+    Case("sweep-folder-without-sweep-toml", lambda c: c.sweep_cmd(_without(c, "sweep.toml")), 2,
+         ["holds", "points.csv", "but no sweep.toml", "restore its sweep.toml"]),
+    Case("sweep-while-another-sweep-writes",
+         lambda c: c.sweep_cmd(_lock(c, c.sweep_copy(), command="selfassembly sweep")), 2,
+         ["is in use", "`selfassembly sweep`", f"pid {os.getppid()}"],
+         check=lambda c: json.loads(c.path("sweep/" + LOCK_NAME).read_text())["token"] == "theirs" or pytest.fail("")),
+    Case("sweep-rerun-resumes", lambda c: c.sweep_cmd(c.sweep_copy()), 0, ["1 already done, 0 to do"],
+         absent=["dask:"]),
+    Case("sweep-resumed-from-its-sweep-toml", lambda c: ["sweep", str(c.sweep_copy() / "sweep.toml"), "--out",
+                                                          str(c.path("sweep"))], 0, ["1 already done, 0 to do"]),
+    # the sweep file: read as a configuration is
+    Case("sweep-file-with-a-bom-is-read", lambda c: c.sweep_cmd(c.sweep_copy(), "\ufeff" + SWEEP), 0,
+         ["1 already done"], absent=["Invalid statement"]),
+    Case("binary-sweep-file", lambda c: c.sweep_cmd(c.path("out"), b"\xff\xfe\x00\x01"), 2,
+         ["sweep file", "s.toml is not UTF-8 text"], check=_no_out),
+    Case("sweep-file-nested-thousands-deep", lambda c: c.sweep_cmd(c.path("out"), DEEP), 2,
+         ["nests arrays or inline tables 5000 levels"], check=_no_out),
+    Case("sweep-file-is-a-folder", lambda c: ["sweep", str(c.tmp)], 2, ["sweep file", "is a folder"]),
+    # every point through run's own checks, before anything runs or is written
+    Case("sweep-point-input-size", lambda c: c.sweep_cmd(c.path("out"), _points('"circuit.sizes" = [[64, 8, 10], '
+                                                                                 '[60, 8, 10]]')), 2,
+         ["sweep point sizes=60-8-10__seed=0", "circuit.sizes", "n_0 = 60", "make sizes[0] = 64"], check=_no_out),
+    Case("sweep-point-records-above-samples",
+         lambda c: c.sweep_cmd(c.path("out"), _points('"training.records_per_epoch" = [2, 100000]')), 2,
+         ["sweep point records_per_epoch=100000__seed=0", "training.records_per_epoch = 100000", "use at most 240"],
+         check=_no_out),
+    Case("sweep-point-without-mnist", lambda c: c.sweep_cmd(c.path("out"), _points(
+        '"data.dataset" = ["digits", "mnist"]', '"circuit.sizes" = [[64, 8, 10], [784, 8, 10]]',
+        'zip = ["data.dataset", "circuit.sizes"]').replace("[sweep]", f'[data]\nmnist_dir = "{c.path("nowhere")}"\n'
+                                                          "[sweep]")), 2,
+         ["sweep point dataset=mnist__sizes=784-8-10__seed=0", "MNIST folder", "nowhere does not exist"], check=_no_out),
+    Case("sweep-point-too-large-for-memory",
+         lambda c: c.sweep_cmd(c.path("out"), _points('"circuit.sizes" = [[64, 8, 10], [64, 100000, 10]]')), 2,
+         ["sweep point sizes=64-100000-10__seed=0", "GiB of memory", "SELFASSEMBLY_MEMORY_LIMIT_GB"], check=_no_out),
+    Case("sweep-scheduler-not-an-address", lambda c: c.sweep_cmd(c.path("out"), None, "--scheduler", "localhost"), 2,
+         ["--scheduler localhost is not a Dask scheduler address", "tcp://HOST:8786"], check=_no_out),
+    # inspect on a sweep folder
+    Case("inspect-sweep-into-out", lambda c: _inspect_sweep(c.sweep_copy(), "--out", str(c.path("v"))), 0,
+         ["point base (seeds [0]):", "backprop: STRUCTURED", "verdicts.json"],
+         check=lambda c: (c.path("v/verdicts.json").is_file() and not c.path("sweep/inspect").exists()
+                          and not c.path("v/" + LOCK_NAME).exists()) or pytest.fail("verdicts not in --out")),
+    Case("inspect-sweep-unknown-preset", lambda c: _inspect_sweep(c.sweep_copy(), "--presets", "kolen_pollack"), 2,
+         ["--presets: kolen_pollack is not run by the sweep", "its presets: backprop"],
+         check=lambda c: not c.path("sweep/inspect").exists() or pytest.fail("wrote verdicts")),
+    Case("inspect-empty-sweep", lambda c: _inspect_sweep(_without(c, "points/seed=0")), 2,
+         ["is a sweep folder with no finished point yet", "none of its 1 points has results",
+          "selfassembly sweep", "sweep.toml --out"],
+         check=lambda c: not c.path("sweep/inspect").exists() or pytest.fail("wrote verdicts")),
+    Case("inspect-sweep-foreign-points-csv",
+         lambda c: _inspect_sweep(c.sweep_copy().joinpath("points.csv").write_text("a,b\n1,2\n") and c.path("sweep")),
+         2, ["points.csv is not a points table written by `selfassembly sweep`", "['a', 'b']"]),
+    Case("inspect-while-the-sweep-writes",
+         lambda c: _inspect_sweep(_lock(c, c.sweep_copy(), command="selfassembly sweep")), 2,
+         ["is in use", "`selfassembly sweep`"]),
+]
+
+
 AREAS = {"config": CONFIG_CASES, "flags": FLAG_CASES, "folders": FOLDER_CASES, "snapshots": SNAPSHOT_CASES,
-         "idx": IDX_CASES, "csv": CSV_CASES, "ownership": OWNERSHIP_CASES, "messages": MESSAGE_CASES}
+         "idx": IDX_CASES, "csv": CSV_CASES, "ownership": OWNERSHIP_CASES, "messages": MESSAGE_CASES,
+         "sweeps": SWEEP_CASES}
 ALL = [pytest.param(area, case, id=f"{area}-{case.id}") for area, cases in AREAS.items() for case in cases]
 
 
 @pytest.mark.parametrize("area,case", ALL)
-def test_bad_input(area, case, tmp_path, finished_run, capsys):
-    ctx = Ctx(tmp_path, finished_run)
+def test_bad_input(area, case, tmp_path, finished_run, request, capsys):
+    # the finished sweep is made only for the cases that use it
+    ctx = Ctx(tmp_path, finished_run, request.getfixturevalue("finished_sweep") if area == "sweeps" else None)
     argv = case.argv(ctx)
     try:
         code = main(argv)

@@ -10,7 +10,7 @@ import pytest
 
 from selfassembly.cli import main
 from selfassembly.config import ConfigError
-from selfassembly.sweep import (SweepError, effective_key, load_sweep, parse_sweep, pending, point_verdicts,
+from selfassembly.sweep import (SweepError, check_points, effective_key, load_sweep, parse_sweep, pending, point_verdicts,
                                 sweep_groups, valid_keys, verdict_positive)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
@@ -293,14 +293,40 @@ def test_local_cluster_runs_single_threaded_worker_processes():
 
 
 # ---- a failing point on an existing cluster ----------------------------------------------------
-def test_failed_point_is_recorded_and_others_finish(tmp_path, capsys):
+def _tiny_mnist(folder):
+    import numpy as np
+
+    from selfassembly.idx import MNIST_FILES, write_idx
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for role, shape in (("train_images", (30, 28, 28)), ("train_labels", (30,)), ("test_images", (12, 28, 28)),
+                        ("test_labels", (12,))):
+        write_idx(folder / MNIST_FILES[role], rng.integers(0, 10 if "labels" in role else 256, shape, dtype=np.uint8))
+    return folder
+
+
+def test_failed_point_is_recorded_and_others_finish(tmp_path, capsys, monkeypatch):
+    """A point that fails on its worker (its MNIST folder, there when the points were checked, is gone when it
+    runs) is recorded as failed; the other point finishes."""
     from dask.distributed import LocalCluster
     import logging
 
+    import selfassembly.sweep.execute as execute
+
+    mnist = _tiny_mnist(tmp_path / "mnist")
     f = tmp_path / "s.toml"
-    f.write_text('[training]\npresets = ["backprop"]\n[data]\nmnist_dir = "/nonexistent-mnist"\n'
-                 '[sweep]\n"data.dataset" = ["digits", "mnist"]\n')
+    f.write_text(f'[training]\npresets = ["backprop"]\n[data]\nmnist_dir = "{mnist}"\n'
+                 '[sweep]\n"data.dataset" = ["digits", "mnist"]\n"circuit.sizes" = [[64, 8, 10], [784, 8, 10]]\n'
+                 'zip = ["data.dataset", "circuit.sizes"]\n')
     out = tmp_path / "out"
+    real = execute.start_client
+
+    def lose_mnist_then_start(*args):
+        shutil.rmtree(mnist)
+        return real(*args)
+
+    monkeypatch.setattr(execute, "start_client", lose_mnist_then_start)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
                       silence_logs=logging.ERROR) as cluster:
         code = main(["sweep", str(f), "--quick", "--scheduler", cluster.scheduler_address, "--retries", "1",
@@ -309,8 +335,167 @@ def test_failed_point_is_recorded_and_others_finish(tmp_path, capsys):
     assert "1 runs failed" in capsys.readouterr().err
     rows = {r["data.dataset"]: r for r in _rows(out / "sweep.csv")}
     assert rows["digits"]["status"] == "done"
-    assert rows["mnist"]["status"] == "failed" and "nonexistent-mnist" in rows["mnist"]["message"]
+    assert rows["mnist"]["status"] == "failed" and f"{mnist} does not exist" in rows["mnist"]["message"]
     assert json.loads((out / "sweep.json").read_text())["failures"]
+
+
+# ---- every point checked before anything runs, with run's own check ------------------------------
+def test_every_point_is_checked_loading_each_data_configuration_once(monkeypatch):
+    """check_points runs experiment.check_run on every point, loading the data once per data configuration
+    (not per seed or per swept learning rate), and names the first point that run would refuse."""
+    import selfassembly.experiment as experiment
+    loads, checked = [], []
+    real_load, real_check = experiment.load_run_data, experiment.check_run
+    monkeypatch.setattr(experiment, "load_run_data", lambda c: loads.append(c.test_fraction) or real_load(c))
+    monkeypatch.setattr(experiment, "check_run", lambda c, d: checked.append((c.eta, c.seed)) or real_check(c, d))
+    s = parse_sweep({"training": {"presets": ["backprop"]},
+                     "sweep": {"plasticity.eta": [0.01, 0.02], "data.test_fraction": [0.2, 0.3], "seeds": [0, 1, 2]}},
+                    quick=True)
+    check_points(s)
+    assert sorted(loads) == [0.2, 0.3] and len(checked) == 12
+    s = parse_sweep(_sweep(**{"plasticity.eta": [0.01, 0.02], "training.records_per_epoch": [2, 250]}), quick=True)
+    with pytest.raises(SweepError, match=r"sweep point eta=0\.01__records_per_epoch=250__seed=0: "
+                                         r"training\.records_per_epoch = 250 is more than the 240"):
+        check_points(s)
+
+
+# ---- the local cluster's size, the scheduler's answer, the resume hint ------------------------------
+def test_workers_are_capped_at_the_simulations_and_the_cores():
+    from selfassembly.sweep import worker_count
+
+    assert worker_count(10, 3, cores=16) == (3, "note: --workers 10 capped at 3 (there are 3 simulations to do; "
+                                                "a worker runs one simulation at a time on one core)")
+    n, note = worker_count(999, 1, cores=2)
+    assert n == 1 and "1 simulation to do and 2 cores" in note
+    n, note = worker_count(8, 40, cores=4)
+    assert n == 4 and note.endswith("capped at 4 (there are 4 cores; a worker runs one simulation at a time on one core)")
+    assert worker_count(None, 40, cores=6) == (6, "") and worker_count(None, 2, cores=6) == (2, "")
+    assert worker_count(3, 40, cores=6) == (3, "")
+
+
+def _server(reply):
+    """A TCP server on 127.0.0.1 that accepts every connection and sends ``reply`` (b"": nothing), never Dask."""
+    import socket
+    import threading
+
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(8)
+    held = []
+
+    def serve():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            held.append(conn)
+            if reply:
+                conn.sendall(reply)
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv, held
+
+
+@pytest.mark.parametrize("reply", [b"", b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"],
+                         ids=["silent", "http"])
+def test_a_scheduler_that_is_not_dask_is_refused_within_the_timeout(tmp_path, capsys, monkeypatch, reply):
+    import time
+
+    import distributed.comm  # noqa: F401 - imported before the clock starts
+
+    import selfassembly.sweep.execute as execute
+
+    monkeypatch.setattr(execute, "SCHEDULER_TIMEOUT_S", 3.0)
+    srv, held = _server(reply)
+    f = tmp_path / "s.toml"
+    f.write_text('[training]\npresets = ["backprop"]\n[sweep]\nseeds = [0]\n')
+    address = f"tcp://127.0.0.1:{srv.getsockname()[1]}"
+    try:
+        t0 = time.monotonic()
+        code = main(["sweep", str(f), "--quick", "--scheduler", address, "--out", str(tmp_path / "out")])
+        took = time.monotonic() - t0
+    finally:
+        srv.close()
+        for conn in held:
+            conn.close()
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err, err
+    assert f"--scheduler {address} did not answer as a Dask scheduler" in err and "tcp://HOST:8786" in err
+    assert held, "the server was never reached"
+    assert took < 3.0 + 2.0, took  # the timeout, and the checks of the sweep's one point
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_resume_hint_names_the_folder_the_sweep_created(tmp_path, capsys, monkeypatch):
+    """Without --out, an interrupted sweep's hint gives the folder it created, and that command resumes it."""
+    import shlex
+
+    import selfassembly.sweep.execute as execute
+
+    monkeypatch.chdir(tmp_path)
+    f = tmp_path / "s.toml"
+    f.write_text('[training]\npresets = ["backprop"]\n[data]\nmax_train = 60\n[sweep]\nseeds = [0]\n')
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(execute, "start_client", interrupted)
+    assert main(["sweep", str(f), "--workers", "1"]) == 130
+    err = capsys.readouterr().err
+    [created] = (tmp_path / "results").iterdir()
+    assert created.name.startswith("sweep-") and (created / "sweep.toml").is_file()
+    rel = created.relative_to(tmp_path)
+    assert f"Finished runs are kept in {rel}" in err
+    hint = err.split("run the same command with the same --out: ")[1].strip()
+    argv = shlex.split(hint)
+    assert argv[:1] == ["selfassembly"] and argv[-2:] == ["--out", str(rel)] and "--workers" in argv
+    # the hinted command reruns into that folder (here, with the interrupt still planted: the same folder again)
+    assert main(argv[1:]) == 130
+    assert list((tmp_path / "results").iterdir()) == [created]
+    assert f"Finished runs are kept in {rel};" in capsys.readouterr().err
+
+
+def test_a_second_concurrent_sweep_is_refused_at_once(tmp_path, capsys):
+    """Two sweeps on one folder: the second (started while the first runs) exits 2 at once, naming the first's pid;
+    the first finishes intact. The first asks for --workers 999 and gets one worker, with a note."""
+    import subprocess
+    import sys
+    import time
+
+    from selfassembly.folders import LOCK_NAME
+
+    f = tmp_path / "s.toml"
+    f.write_text('[training]\npresets = ["backprop"]\n[data]\nmax_train = 60\n[sweep]\nseeds = [0]\n')
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-u", "-m", "selfassembly", "sweep", str(f), "--quick", "--out", str(out)]
+    errors = open(tmp_path / "first.err", "w")
+    first = subprocess.Popen(cmd + ["--workers", "999"], stdout=subprocess.PIPE, stderr=errors, text=True)
+    try:
+        said = []
+        for line in first.stdout:
+            said.append(line)
+            if line.startswith("selfassembly sweep:"):  # the folder is held from before this line
+                break
+        t0 = time.monotonic()
+        code = main(["sweep", str(f), "--quick", "--out", str(out)])
+        took = time.monotonic() - t0
+        rest = first.stdout.read()  # (from the same buffered reader: communicate() would skip what it read ahead)
+        first.wait(timeout=300)
+    finally:
+        if first.poll() is None:
+            first.kill()
+        errors.close()
+    err = (tmp_path / "first.err").read_text()
+    second = capsys.readouterr()
+    assert code == 2 and took < 10, (code, took, second.err)
+    assert "is in use" in second.err and f"pid {first.pid}" in second.err and "selfassembly sweep" in second.err
+    assert "Traceback" not in second.err and "dask:" not in second.out
+    assert first.returncode == 0, err[-3000:]
+    said = "".join(said) + rest
+    assert "note: --workers 999 capped at 1 (there are 1 simulation to do" in said and "dask: 1 workers" in said, said
+    summary = json.loads((out / "sweep.json").read_text())
+    assert summary["done"] == 1 and summary["workers"] == 1 and not (out / LOCK_NAME).exists()
 
 
 @pytest.mark.slow

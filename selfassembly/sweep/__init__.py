@@ -40,7 +40,10 @@ Output folder
 A rerun into the same folder skips every (point, preset) whose run folder
 holds it finished (done, diverged or unstable; verified by
 :func:`selfassembly.experiment.preset_done`, which loads the snapshots),
-and runs the rest.
+and runs the rest. The folder is held by one sweep at a time, and only a sweep folder of this same
+sweep is written into (:func:`~selfassembly.sweep.execute.check_sweep_folder`, through
+:func:`selfassembly.folders.claim_folder`, the check every writer goes through); every point gets
+``selfassembly run``'s own checks before anything runs (:func:`~selfassembly.sweep.execute.check_points`).
 
 Modules
 -------
@@ -61,12 +64,13 @@ The sweep sits above :mod:`selfassembly.experiment` and :mod:`selfassembly.analy
 neither imports it.
 """
 from .command import inspect_command, register, register_inspect
-from .execute import effective_key, pending, run_sweep, start_client
+from .execute import (check_points, check_scheduler, check_sweep_folder, effective_key, pending, run_sweep, start_client,
+                      worker_count)
 from .spec import Point, Sweep, SweepError, load_sweep, parse_sweep, valid_keys
 from .table import (group_stats, inspect_sweep, is_sweep_folder, point_verdicts, sweep_groups, sweep_markdown,
                     sweep_rows, verdict_positive)
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "run_sweep", "pending",
-           "effective_key", "start_client", "sweep_rows", "sweep_groups", "point_verdicts", "verdict_positive",
+           "effective_key", "start_client", "check_points", "check_scheduler", "check_sweep_folder", "worker_count", "sweep_rows", "sweep_groups", "point_verdicts", "verdict_positive",
            "inspect_sweep", "is_sweep_folder", "group_stats", "sweep_markdown", "register", "register_inspect",
            "inspect_command"]

@@ -7,6 +7,7 @@ to the analysis. The analysis never imports the sweep.
 """
 from __future__ import annotations
 
+import shlex
 import sys
 
 from .execute import run_sweep
@@ -47,14 +48,20 @@ def register(subparsers):
 
 def _main(args):
     from ..errors import EXIT_OK, EXIT_UNSTABLE
+    from .execute import _default_out
 
-    args.resume_hint = "Rerun the same command to resume: finished runs are skipped."
     if args.retries < 0:
         raise SweepError(f"--retries must be >= 0, got {args.retries}")
     if args.scheduler and args.workers:
         raise SweepError("--workers sets the size of the local cluster; with --scheduler the cluster's own workers run")
     sweep = load_sweep(args.sweep_file, quick=args.quick)
-    summary = run_sweep(sweep, args.out, workers=args.workers, scheduler=args.scheduler, retries=args.retries)
+    out = args.out or str(_default_out())
+    argv = list(getattr(args, "argv", None) or ["sweep", args.sweep_file])
+    if not args.out:  # the rerun must name the folder this run created, or it would start a new one
+        argv += ["--out", out]
+    args.resume_hint = (f"Finished runs are kept in {out}; to resume, run the same command with the same --out: "
+                        f"selfassembly {shlex.join(argv)}")
+    summary = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler, retries=args.retries)
     if summary["failed"]:
         print(f"selfassembly sweep: {summary['failed']} runs failed (see sweep.csv); rerun to retry them",
               file=sys.stderr)
@@ -82,7 +89,7 @@ def inspect_command(args):
 
     if len(args.results_dir) == 1 and is_sweep_folder(args.results_dir[0]):
         run_inspect.check_args(args)
-        inspect_sweep(args.results_dir[0], alpha=args.alpha, n_draws=args.n_draws, n_samples=args.n_samples,
-                      echo=lambda line: print(line, file=sys.stdout))
+        inspect_sweep(args.results_dir[0], out_dir=args.out, presets=args.presets, alpha=args.alpha,
+                      n_draws=args.n_draws, n_samples=args.n_samples, echo=lambda line: print(line, file=sys.stdout))
         return 0
     return run_inspect.command(args)

@@ -17,15 +17,20 @@ import uuid
 from pathlib import Path
 
 from ..config import load_config
+from ..errors import InputError
+from ..folders import SWEEP_MARKERS, claim_folder
 from ..io import atomic_write_text, write_csv, write_json
 from .spec import SweepError
 from .table import sweep_markdown, sweep_rows
 from .tasks import render_plots, run_task
 
-__all__ = ["run_sweep", "pending", "effective_key", "start_client", "CSV_EVERY_S"]
+__all__ = ["run_sweep", "pending", "effective_key", "start_client", "check_points", "check_scheduler",
+           "check_sweep_folder", "worker_count", "CSV_EVERY_S", "SCHEDULER_TIMEOUT_S"]
 
 #: sweep.csv is rewritten at most this often while runs come in (and always at the end)
 CSV_EVERY_S = 10.0
+#: seconds a --scheduler address has to answer as a Dask scheduler
+SCHEDULER_TIMEOUT_S = 30.0
 
 
 def _progress(msg, stream):
@@ -48,31 +53,81 @@ def _verified_done(point_dir, config, preset):
     return (point_dir / "config.toml").is_file() and preset_done(point_dir, config, preset)
 
 
-def _check_data_files(sweep):
-    """Check users' data files, and every point's layer sizes against them, before anything runs.
+def check_points(sweep):
+    """Check every point as ``selfassembly run`` checks its configuration, before anything runs or is written.
 
-    (The bundled data sets are loaded on the workers; a point that cannot load them fails alone.)
+    Each point goes through :func:`selfassembly.experiment.check_run` (layer sizes against the data,
+    records_per_epoch against the training samples, the memory limit), with its data loaded by
+    :func:`~selfassembly.experiment.load_run_data` (which finds a missing MNIST folder or a bad data
+    file); each distinct data configuration is loaded once. The seed is left out of that key: it only
+    shuffles the split, and what check_run reads (the sizes of the data and of the split) does not
+    depend on it.
+
+    Raises
+    ------
+    SweepError
+        Naming the point and the message of run's check (which names the key and the fix).
     """
-    from ..datasets import is_data_file
     from ..experiment import check_run, load_run_data
 
     loaded = {}
     for p in sweep.points:
         c = p.config
-        if is_data_file(c.dataset):
-            key = (c.dataset, c.label_column, c.task, c.test_fraction, c.seed, c.max_train)
+        key = (c.dataset, c.label_column, c.task, c.test_fraction, c.mnist_dir, c.max_train)
+        try:
             if key not in loaded:
                 loaded[key] = load_run_data(c)
             check_run(c, loaded[key])
+        except InputError as exc:
+            raise SweepError(f"sweep point {p.id}: {exc} (every point is checked before any runs)") from None
 
 
-def _check_folder(sweep, out):
-    """Refuse a folder that holds points of a different configuration under the same ids."""
-    for p in sweep.points:
-        path = out / "points" / p.id / "config.toml"
-        if path.is_file() and load_config(path).to_dict() != p.config.to_dict():
-            raise SweepError(f"{out} holds a sweep of a different configuration (point {p.id} differs); "
-                             "choose a new --out folder, or rerun with the sweep file that wrote it")
+def check_sweep_folder(sweep, out):
+    """Refuse a sweep folder that another sweep wrote: its ``sweep.toml`` is not this sweep's (read only).
+
+    A new or empty folder passes. A sweep folder must hold the ``sweep.toml`` of this same sweep
+    (the resolved file, so ``--quick`` counts), and every point folder in it the configuration of
+    its point.
+
+    Raises
+    ------
+    SweepError
+        Naming what differs and what to do.
+    """
+    from ..config import differences, parse_toml
+    from .spec import parse_sweep
+
+    out = Path(out)
+    markers = [m for m in SWEEP_MARKERS if (out / m).exists()]
+    if not markers:
+        return
+    path = out / "sweep.toml"
+    if not path.is_file():
+        raise SweepError(f"{out} holds {', '.join(markers)} but no sweep.toml, so which sweep wrote it cannot be "
+                         "checked; choose a new --out folder (or restore its sweep.toml to resume that sweep)")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SweepError(f"{path} is not a sweep file selfassembly wrote ({exc}); choose a new --out folder") from None
+    fix = f"choose a new --out folder, or resume that sweep with: selfassembly sweep {path} --out {out}"
+    if text != sweep.to_toml():
+        try:
+            old = parse_sweep(parse_toml(text, path), source=str(path))
+        except InputError as exc:
+            raise SweepError(f"{out} holds a sweep.toml that is not a sweep selfassembly can read ({exc}); choose a "
+                             "new --out folder") from None
+        diff = [f"{key} ({a!r} there, {b!r} now)" for key, a, b in differences(old.base, sweep.base)]
+        for name, a, b in (("[sweep] values", old.values, sweep.values), ("[sweep] seeds", old.seeds, sweep.seeds),
+                           ("[sweep] zip", old.zip, sweep.zip), ("[sweep] reference", old.reference, sweep.reference)):
+            if a != b:
+                diff.append(f"{name} ({a!r} there, {b!r} now)")
+        shown = "; ".join(diff[:3]) + (" ..." if len(diff) > 3 else "") if diff else "its sweep.toml differs"
+        raise SweepError(f"{out} holds a sweep of a different configuration ({shown}); {fix}")
+    for p in sweep.points:  # the point folders of this sweep hold its points (not copied or edited ones)
+        config_path = out / "points" / p.id / "config.toml"
+        if config_path.is_file() and load_config(config_path).to_dict() != p.config.to_dict():
+            raise SweepError(f"{out} holds a sweep of a different configuration (point {p.id} differs from its "
+                             f"sweep.toml); {fix}")
 
 
 def effective_key(config, preset):
@@ -132,12 +187,86 @@ def _cores():
         return os.cpu_count() or 1
 
 
+def worker_count(workers, n_simulations, cores=None):
+    """Worker processes of the local cluster: ``--workers`` (default: the cores), capped at the simulations to
+    do and at the cores; returns ``(n, note)``, the note ("" if none) saying why fewer than asked start.
+
+    More processes than simulations would only wait, and more than cores would share them (each worker
+    runs one simulation on one core); hundreds of them take minutes to start.
+
+    >>> worker_count(999, 3, cores=8)[0], worker_count(None, 40, cores=8), worker_count(4, 40, cores=2)[0]
+    (3, (8, ''), 2)
+    """
+    cores = cores or _cores()
+    n = max(1, min(workers or cores, cores, n_simulations))
+    note = ""
+    if workers and n < workers:
+        why = [f"{n_simulations} simulation{'s' * (n_simulations != 1)} to do"] if n_simulations < workers else []
+        why += [f"{cores} cores"] if cores < workers else []
+        why = " and ".join(why)
+        note = (f"note: --workers {workers} capped at {n} (there are {why}; a worker runs one simulation at a time "
+                "on one core)")
+    return n, note
+
+
+def check_scheduler(address, timeout=None):
+    """Check that ``address`` answers as a Dask scheduler within ``timeout`` seconds (default
+    :data:`SCHEDULER_TIMEOUT_S`).
+
+    Dask's own connection waits without a limit for the reply to its handshake, so a server that
+    accepts and then says nothing, or something that is not Dask, would hang the sweep; here the
+    whole exchange (connect, handshake, the scheduler's ``identity``) has one deadline.
+
+    Raises
+    ------
+    SweepError
+        The address is malformed, refuses the connection, does not answer in time, or answers as
+        something other than a Dask scheduler.
+    """
+    import asyncio
+
+    from distributed.comm import connect, parse_address
+
+    timeout = SCHEDULER_TIMEOUT_S if timeout is None else timeout
+    what = f"--scheduler {address}"
+    fix = "give the address a Dask scheduler prints at its start, e.g. tcp://HOST:8786, or leave --scheduler out"
+    try:
+        parse_address(address, strict=True)
+    except (ValueError, TypeError) as exc:
+        raise SweepError(f"{what} is not a Dask scheduler address ({exc}); {fix}") from None
+
+    connected = []  # set once the connection is open: a failure after it is the other side's reply
+
+    async def identity():
+        comm = await connect(address, timeout=timeout)  # (including Dask's handshake)
+        connected.append(True)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(asyncio.wait_for(identity(), timeout))
+    except asyncio.TimeoutError:
+        raise SweepError(f"{what} did not answer as a Dask scheduler within {timeout:g} s (no connection, or "
+                         f"something there does not speak Dask's protocol, or is stuck); {fix}") from None
+    except Exception as exc:  # noqa: BLE001 - refused, reset, or a reply that is not Dask's (any decoding error)
+        why = (f"it accepted the connection, but its reply is not Dask's protocol ({type(exc).__name__})"
+               if connected or not isinstance(exc, OSError) else f"{type(exc).__name__}: {exc}")
+        raise SweepError(f"{what} did not answer as a Dask scheduler: {why}; {fix}") from None
+    if not isinstance(reply, dict) or reply.get("type") != "Scheduler":
+        kind = reply.get("type") if isinstance(reply, dict) else type(reply).__name__
+        raise SweepError(f"{what} answered, but not as a Dask scheduler (it says it is {kind!s}); {fix}")
+
+
 def start_client(workers, scheduler):
-    """A dask.distributed Client: on the given scheduler, or on a new LocalCluster."""
+    """A dask.distributed Client: on the given scheduler, or on a new LocalCluster of ``workers`` processes
+    (default: one per core; :func:`run_sweep` caps it with :func:`worker_count`)."""
     from dask.distributed import Client, LocalCluster
 
     if scheduler:
-        client = Client(scheduler, timeout="30s")
+        client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
         n = len(client.scheduler_info().get("workers", {}))
         return client, None, max(n, 1), 1
     n = workers or _cores()
@@ -158,10 +287,7 @@ def _dashboard(client):
 
 
 def _prepare_folder(sweep, out):
-    """Check ``out`` against the sweep and write its ``sweep.toml`` and ``points.csv``."""
-    _check_folder(sweep, out)
-    _check_data_files(sweep)
-    out.mkdir(parents=True, exist_ok=True)
+    """Write the sweep's ``sweep.toml`` and ``points.csv`` into ``out`` (held and checked by :func:`run_sweep`)."""
     atomic_write_text(out / "sweep.toml", sweep.to_toml())
     write_csv(out / "points.csv", [{"point": p.id, "seed": p.seed, **{k: json.dumps(v) if isinstance(v, list) else v
                                                                     for k, v in p.values.items()}}
@@ -283,12 +409,17 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     sweep : Sweep
     out : path, optional
         Sweep folder (default: a new ``results/sweep-<time>``). A rerun into it
-        runs only what is not finished.
+        runs only what is not finished. It is held with
+        :func:`selfassembly.folders.claim_folder` while the sweep runs: a second
+        process is refused at once, and a folder of anything else (a run folder,
+        a user's files, another sweep: :func:`check_sweep_folder`) is refused
+        before anything is written.
     workers : int, optional
-        Worker processes of the local cluster (default: one per core).
+        Worker processes of the local cluster (default: one per core), capped
+        by :func:`worker_count` at the simulations to do and the cores.
     scheduler : str, optional
         Address of an existing Dask scheduler (``tcp://host:8786``) instead of
-        a local cluster.
+        a local cluster; checked first by :func:`check_scheduler`.
     retries : int
         Times a task that raised is retried (on any worker) before it counts
         as failed. A worker killed mid-task has its task rerun elsewhere in
@@ -300,8 +431,26 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     -------
     dict
         As written to ``sweep.json``.
+
+    Raises
+    ------
+    SweepError, RunFolderError
+        Before anything runs or is written: a point that ``selfassembly run``
+        would refuse (:func:`check_points`), a scheduler that does not answer
+        as Dask, a folder that is not this sweep's or is held by another process.
     """
     out = Path(out) if out else _default_out()
+    check_points(sweep)  # before anything is written, as `selfassembly run` does
+    if scheduler:
+        check_scheduler(scheduler)
+    echo = lambda line: _progress(line, progress)  # noqa: E731
+    with claim_folder(out, "sweep", command="selfassembly sweep", configuration=lambda d: check_sweep_folder(sweep, d),
+                      echo=echo):
+        return _run_in(sweep, out, workers, scheduler, retries, progress)
+
+
+def _run_in(sweep, out, workers, scheduler, retries, progress):
+    """The body of :func:`run_sweep`, in a folder it holds."""
     _prepare_folder(sweep, out)
     todo, skipped = pending(sweep, out)
     n_todo = sum(len(members) for members in todo)
@@ -313,6 +462,10 @@ def run_sweep(sweep, out=None, workers=None, scheduler=None, retries=0, progress
     info = {"skipped": skipped, "ran": n_todo, "simulations": len(todo), "workers": 0, "scheduler": scheduler,
             "dashboard": None, "start_s": 0.0, "make_jobs": 1}
     if todo:
+        if not scheduler:
+            workers, note = worker_count(workers, len(todo))
+            if note:
+                _progress(note, progress)
         client, cluster, n_workers, make_jobs = start_client(workers, scheduler)
         info.update(workers=n_workers, make_jobs=make_jobs, start_s=time.perf_counter() - recorder.t0)
         try:

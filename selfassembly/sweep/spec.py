@@ -11,13 +11,12 @@ import hashlib
 import itertools
 import json
 import re
-import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import tomli_w
 
-from ..config import ConfigError, ExperimentConfig, quick_config
+from ..config import ConfigError, ExperimentConfig, quick_config, read_toml_file
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "group_key", "point_id"]
 
@@ -256,12 +255,11 @@ def parse_sweep(data, source="sweep file", quick=False):
 
 
 def load_sweep(path, quick=False):
-    """Read and check a sweep file (see :func:`parse_sweep`)."""
-    path = Path(path)
-    if not path.is_file():
-        raise SweepError(f"sweep file {path} does not exist")
+    """Read and check a sweep file (see :func:`parse_sweep`); the file is read as
+    :func:`selfassembly.config.read_toml_file` reads a configuration (a byte-order mark, NUL bytes,
+    nesting thousands deep, a folder and binary files are refused clearly)."""
     try:
-        data = tomllib.loads(path.read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise SweepError(f"{path} is not valid TOML: {exc}") from None
+        data = read_toml_file(path, "sweep file", "give the sweep's TOML file (a sweep folder's is SWEEP_DIR/sweep.toml)")
+    except ConfigError as exc:
+        raise SweepError(str(exc)) from None
     return parse_sweep(data, source=str(path), quick=quick)

@@ -125,10 +125,8 @@ def sweep_groups(out, sweep=None):
         path = out / "points.csv"
         if not path.is_file():
             raise SweepError(f"{out} is not a sweep folder (no points.csv)")
-        with open(path, newline="") as fh:
-            table = list(csv.DictReader(fh))
         items = []
-        for r in table:
+        for r in _read_points(path):
             values = {k: v for k, v in r.items() if k not in ("point", "seed")}
             items.append((group_key(values), int(r["seed"]), r["point"]))
     groups = {}
@@ -138,6 +136,29 @@ def sweep_groups(out, sweep=None):
             groups.setdefault(group, []).append(d)
     order = list(dict.fromkeys(g for g, _, _ in items))
     return {g: groups[g] for g in order if g in groups}
+
+
+def _read_points(path):
+    """The rows of a sweep folder's points.csv; SweepError if it is not one that ``selfassembly sweep`` wrote."""
+    bad = (f"{path} is not a points table written by `selfassembly sweep` (%s); give a sweep folder, or move that "
+           "file away")
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            head = reader.fieldnames or []
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise SweepError(bad % exc) from None
+    if head[:2] != ["point", "seed"]:
+        raise SweepError(bad % f"its columns start with {head[:2]}, expected ['point', 'seed']")
+    for k, r in enumerate(rows, start=2):
+        if None in r or not r["point"] or not str(r["seed"]).isdigit():
+            raise SweepError(bad % f"line {k} is not a point id and a whole-number seed")
+    return rows
+
+
+def _count_points(out):
+    return len(_read_points(Path(out) / "points.csv"))
 
 
 def point_verdicts(point_dirs, alpha=None, n_draws=None):
@@ -178,38 +199,99 @@ def verdict_positive(verdict):
     return verdict == "ASSEMBLED"
 
 
-def inspect_sweep(out, alpha=None, n_draws=None, n_samples=0, echo=print):
+def inspect_sweep(out, out_dir=None, presets=None, alpha=None, n_draws=None, n_samples=0, echo=print):
     """``selfassembly inspect DIR`` on a sweep folder: the across-seed verdict of every point.
 
     Prints, per point, one verdict line per preset (the test that decided it
-    and the angles), and writes ``DIR/inspect/verdicts.json`` (point group ->
-    preset -> verdict).
+    and the angles), and writes ``verdicts.json`` (point group -> preset ->
+    verdict) into ``out_dir``.
+
+    Parameters
+    ----------
+    out : path
+        The sweep folder.
+    out_dir : path, optional
+        Where ``verdicts.json`` goes (default ``DIR/inspect``). Inside the sweep
+        folder, the sweep folder itself is held (so that inspect never writes
+        while the sweep does); elsewhere, ``out_dir`` is taken as an output
+        folder of ``inspect`` (:func:`selfassembly.folders.claim_outputs`).
+    presets : list of str, optional
+        Only these presets (default: every preset of the sweep).
+    alpha, n_draws, n_samples
+        As in :func:`selfassembly.analysis.inspect.seed_run_verdicts`.
 
     Returns
     -------
     dict
         point group -> ``{preset: verdict}`` (full verdict dicts).
+
+    Raises
+    ------
+    SweepError
+        A preset that is not the sweep's, or no point with results yet (nothing is written then).
     """
     from ..analysis.inspect import seed_run_verdicts
     from ..analysis.verdict import ALPHA, N_DRAWS, format_seed_verdict
+    from ..folders import claim_outputs
     from ..io import SnapshotError
 
     out = Path(out)
+    out_dir = Path(out_dir) if out_dir is not None else out / "inspect"
     alpha, n_draws = alpha or ALPHA, n_draws or N_DRAWS
-    result = {}
-    for group, dirs in sweep_groups(out).items():
-        try:
-            verdicts, seeds = seed_run_verdicts(dirs, n_samples=n_samples, alpha=alpha, n_draws=n_draws, echo=echo)
-        except SnapshotError as exc:
-            echo(f"point {group}: no verdict ({exc})")
-            continue
-        echo(f"point {group} (seeds {seeds}):")
-        for v in verdicts.values():
-            echo("  " + format_seed_verdict(v))
-        result[group] = verdicts
-    write_json(out / "inspect" / "verdicts.json", {"alpha": alpha, "n_draws": n_draws, "points": result})
-    echo(f"wrote {out / 'inspect' / 'verdicts.json'}")
+    groups = sweep_groups(out)
+    known = _sweep_presets(out)
+    if presets:
+        unknown = [p for p in presets if known is not None and p not in known]
+        if unknown:
+            raise SweepError(f"--presets: {', '.join(unknown)} {'is' if len(unknown) == 1 else 'are'} not run by the "
+                             f"sweep in {out}; its presets: {', '.join(known)}")
+    names = [f"{p}.npz" for p in presets] if presets else None
+    if not any(_has_results(d, names) for dirs in groups.values() for d in dirs):
+        raise SweepError(f"{out} is a sweep folder with no finished point yet (none of its {_count_points(out)} "
+                         f"points has results{' of ' + ', '.join(presets) if presets else ''}), so there is nothing to "
+                         f"inspect; run or resume the sweep first: selfassembly sweep {out / 'sweep.toml'} --out {out}")
+    # held while reading, too: a sweep writing the folder meanwhile is refused (and this refused while it runs)
+    with claim_outputs(out, out_dir, "inspect", "selfassembly inspect", results_kind="sweep"):
+        result = {}
+        for group, dirs in groups.items():
+            try:
+                verdicts, seeds = seed_run_verdicts(dirs, presets=presets, n_samples=n_samples, alpha=alpha,
+                                                    n_draws=n_draws, echo=echo)
+            except SnapshotError as exc:
+                echo(f"point {group}: no verdict ({exc})")
+                continue
+            echo(f"point {group} (seeds {seeds}):")
+            for v in verdicts.values():
+                echo("  " + format_seed_verdict(v))
+            result[group] = verdicts
+        if not result:
+            raise SweepError(f"no point of the sweep in {out} gives a verdict (see the lines above); nothing written")
+        write_json(out_dir / "verdicts.json", {"alpha": alpha, "n_draws": n_draws, "points": result})
+    echo(f"wrote {out_dir / 'verdicts.json'}")
     return result
+
+
+def _has_results(point_dir, names=None):
+    """Whether a point's run folder holds snapshot files (of ``names``, if given)."""
+    files = {p.name for p in (Path(point_dir) / "snapshots").glob("*.npz")}
+    return bool(files & set(names)) if names else bool(files)
+
+
+def _sweep_presets(out):
+    """The presets of the sweep in ``out`` (from its sweep.toml), or None if that cannot be read."""
+    from ..config import read_toml_file
+    from ..errors import InputError
+
+    try:
+        presets = read_toml_file(Path(out) / "sweep.toml", "sweep file").get("training", {}).get("presets")
+    except InputError:
+        return None
+    if not presets:
+        from ..config import ExperimentConfig
+
+        return list(ExperimentConfig().presets)
+    return list(presets) if isinstance(presets, list) else None
+
 
 
 def _numbers(values):
