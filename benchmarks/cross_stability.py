@@ -145,6 +145,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="two tiny runs (smoke test)")
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--lam", type=float, default=DEFAULT_PARAMS["lam"], help="weight decay of W and B's task rule")
+    parser.add_argument("--archs", default=None,
+                        help="comma-separated architectures of the grid to run now (default: all), e.g. 64-128-128-10")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
     started = time.time()
@@ -156,7 +158,7 @@ def main(argv=None):
     data = load_dataset("digits", 0.2, 0)
     if args.quick:
         data.X_train, data.Y_train = data.X_train[:200], data.Y_train[:200]
-    todo = grid(args.quick)
+    todo = [g for g in grid(args.quick) if args.archs is None or "-".join(map(str, g[0])) in args.archs.split(",")]
     t0 = time.perf_counter()
     for n, (sizes, f, eta_c, ratio, seed) in enumerate(todo, 1):
         arch = "-".join(map(str, sizes))
