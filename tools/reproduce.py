@@ -35,7 +35,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FOLDERS = ["benchmarks/results/cross_stability", "benchmarks/results/self_assembly/classification",
+FOLDERS = ["benchmarks/results/cross_stability", "benchmarks/results/cross_stability_lam1e-4",
+           "benchmarks/results/self_assembly/classification",
            "benchmarks/results/self_assembly/reconstruction", "benchmarks/results/loop_mirror_tuning",
            "benchmarks/results/depth_puzzle", "benchmarks/results/learning", "benchmarks/results/speed",
            "benchmarks/results/speed_2threads", "benchmarks/results/sweep", "benchmarks/results/sweep/idle",
