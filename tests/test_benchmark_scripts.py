@@ -242,3 +242,23 @@ def test_sweep_throughput_markdown():
     assert "| 2 | 8 | 60.0 | 1.0 | 15.00 | 15.10 | 1.0 -> 1.5 |" in md
     assert "Ratio 2 workers / 1: 1.88 end to end, 1.87 after" in md and "1.90 before, 2.00 after" in md
     assert "cpp_standalone" not in md
+
+
+# ---------------------------------------------------------------- selfassembly.manifest
+def test_manifest_records_command_settings_time_and_version(tmp_path):
+    import time
+
+    from selfassembly.errors import InputError
+    from selfassembly.manifest import read_manifest, write_manifest
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "depth_puzzle.py"
+    write_manifest(tmp_path, script, ["--seeds", "0,1"], {"seeds": "0,1", "lam": 3e-4}, time.time() - 2.5)
+    m = read_manifest(tmp_path)
+    assert m["command"] == "python benchmarks/depth_puzzle.py --seeds 0,1"
+    assert m["settings"] == {"seeds": "0,1", "lam": 3e-4} and 2.5 <= m["wall_s"] < 60
+    assert len(m["code_version"]["commit"]) in (40, len("unknown")) and m["machine"]["cores"] >= 1
+    (tmp_path / "manifest.json").write_text("{not json")
+    with pytest.raises(InputError, match="not valid JSON"):
+        read_manifest(tmp_path)
+    with pytest.raises(InputError, match="rerun the script"):
+        read_manifest(tmp_path / "nothing")
