@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 ARGS ?=
 
-.PHONY: run test test-slow docs bench clean
+.PHONY: run test test-slow reproduce docs bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,9 @@ test: $(VENV)/.installed         ## the test suite (slow tests excluded)
 
 test-slow: $(VENV)/.installed    ## only the slow tests (full learning runs, cpp_standalone builds)
 	$(PY) -m pytest -q -m slow
+
+reproduce: $(VENV)/.installed    ## rerun a slice of every committed result from its manifest and compare (slow, not in CI)
+	$(PY) tools/reproduce.py $(ARGS)
 
 $(VENV)/.installed-docs: $(VENV)/.installed
 	$(PY) -m pip install --quiet -e ".[test,docs]"

@@ -3,23 +3,28 @@
 U's rule, dU_l = eta_u s_l (xi_l - a_l)^T with a_l = V_l s_l, is Oja's subspace
 rule only while V mirrors U (V_l = U_l^T); if U moves faster than V can follow,
 the loop V U amplifies instead of normalising and the weights run away. This
-scan trains four_synapse with MODEL.md's equations, written in plain numpy
-(:mod:`selfassembly.circuits.reference`, the reference the Brian2 circuit is
-tested against to 1e-10), over a grid of eta_c and the ratio eta_u / eta_c,
+scan trains four_synapse with MODEL.md's equations on the numpy engine
+(:mod:`selfassembly.circuits.numpy_engine`, held equal to the Brian2 circuit and
+to :mod:`selfassembly.circuits.reference` by the tests), B on its task rule only
+(the scan predates the loop mirror), at weight decay ``--lam`` (default: the
+package default), over a grid of eta_c and the ratio eta_u / eta_c,
 for tanh and relu and two architectures, and records per run: whether it
 diverged (non-finite or |w| > 1e6), final test accuracy, the forward-feedback
 angle (worst layer), the cross-stream angle (worst layer) and U's
 orthogonality (worst layer). four_synapse_fixed_u (eta_u = 0) at the same
 eta_c is the reference row of each block.
 
-The reference loop is used, not the Brian2 circuit, because it is about 10x
+The numpy engine is used, not the Brian2 circuit, because it is about 10x
 faster for these sizes and computes the same numbers; ``selfassembly sweep``
 runs such grids on the simulator itself (docs/sweeps.md).
 
-Output (rewritten atomically after every run; a rerun skips rows already in it)::
+Output (rewritten atomically after every run; a rerun skips the rows already in it whose key
+-- arch, f, eta_c, ratio, seed, lam, epochs -- matches, see :func:`row_key`; ``scan.md`` shows
+the rows of this run's lam and epochs only)::
 
     benchmarks/results/cross_stability/scan.csv
     benchmarks/results/cross_stability/scan.md     (stable-region table)
+    benchmarks/results/cross_stability/manifest.json (command, settings, code version, machine)
 
 Run::
 
@@ -43,20 +48,39 @@ from selfassembly.circuits.numpy_engine import SampleLoop
 from selfassembly.datasets import load_dataset
 from selfassembly.experiment import presentation_order
 from selfassembly.io import atomic_write_text, write_csv
+from selfassembly.manifest import write_manifest
+from selfassembly.plasticity import DEFAULT_PARAMS
 from selfassembly.plasticity.presets import make_preset
 
 RESULTS = Path(__file__).resolve().parent / "results" / "cross_stability"
-COLUMNS = ["arch", "f", "eta_c", "ratio", "eta_u", "seed", "status", "test_acc", "ff_angle_max", "cross_angle_max",
+COLUMNS = ["arch", "f", "eta_c", "ratio", "eta_u", "seed", "lam", "epochs", "status", "test_acc", "ff_angle_max", "cross_angle_max",
            "u_orth_max", "at_presentation"]
 #: weights above this are counted as diverged (the loop amplifies; NaN follows within steps)
 BLOW_UP = 1e6
 
 
-def train(sizes, f, eta_c, eta_u, seed, epochs, data):
+def row_key(row):
+    """What identifies a run of the scan: every setting that changes its result.
+
+    A row written before lam and epochs were recorded has them as "" (unknown), so it matches no
+    new run and is redone rather than silently kept.
+
+    >>> row_key({"arch": "64-16-10", "f": "tanh", "eta_c": "0.002", "ratio": "0.25", "seed": "0",
+    ...          "lam": "0.0001", "epochs": "10"})
+    ('64-16-10', 'tanh', 0.002, 0.25, 0, 0.0001, 10)
+    >>> row_key({"arch": "64-16-10", "f": "tanh", "eta_c": "0.002", "ratio": "0.25", "seed": "0"})[-2:]
+    (None, None)
+    """
+    lam, epochs = row.get("lam", ""), row.get("epochs", "")
+    return (row["arch"], row["f"], float(row["eta_c"]), float(row["ratio"]), int(row["seed"]),
+            float(lam) if lam not in ("", None) else None, int(epochs) if epochs not in ("", None) else None)
+
+
+def train(sizes, f, eta_c, eta_u, seed, epochs, data, lam=DEFAULT_PARAMS["lam"]):
     """Train four_synapse (or four_synapse_fixed_u when eta_u = 0) with the numpy engine (B: task rule only)."""
     preset = "four_synapse" if eta_u > 0 else "four_synapse_fixed_u"
     # B's task rule only: the scan is about the cross-stream pair's stability, as committed
-    rules = make_preset(preset, eta_c=eta_c, eta_u=eta_u, b_rule="task")
+    rules = make_preset(preset, eta_c=eta_c, eta_u=eta_u, lam=lam, b_rule="task")
     w, _ = initial_weights(sizes, rules, seed=seed)
     loop = SampleLoop(sizes, rules, w, f, "softmax")
     order = presentation_order(len(data.X_train), epochs, seed)
@@ -65,7 +89,7 @@ def train(sizes, f, eta_c, eta_u, seed, epochs, data):
     for k, i in enumerate(order):
         xi = {l: rules.cross.sigma_xi * rng.standard_normal(sizes[l]) for l in range(1, L + 1)}
         loop.present(data.X_train[i], data.Y_train[i], xi)
-        if k % 100 == 0 and not all(np.all(np.abs(v) < BLOW_UP) for v in (w := loop.weights()).values()):
+        if k % 100 == 0 and not all(np.all(np.abs(v) < BLOW_UP) for v in loop.weights().values()):
             return {"status": "diverged", "at_presentation": k + 1}
     w = loop.weights()
     if not all(np.all(np.isfinite(v)) for v in w.values()):
@@ -85,9 +109,14 @@ def grid(quick):
         archs, ("tanh", "relu"), (0.001, 0.002, 0.004), (0.0, 0.125, 0.25, 0.5, 1.0), (0,))]
 
 
-def summarise(rows):
-    """Markdown: per architecture and activation, the runs by eta_c (rows) and eta_u / eta_c (columns)."""
-    lines = ["# U reconstruction: stability scan (digits, four_synapse, reference equations)", "",
+def summarise(rows, lam=DEFAULT_PARAMS["lam"], epochs=10):
+    """Markdown: per architecture and activation, the runs by eta_c (rows) and eta_u / eta_c (columns).
+
+    Only the rows made at ``lam`` and ``epochs`` enter the table.
+    """
+    rows = [r for r in rows if row_key(r)[-2:] == (lam, epochs)]
+    lines = ["# U reconstruction: stability scan (digits, four_synapse, numpy engine, B on its task rule)", "",
+             f"lam = {lam:g}, {epochs} epochs, seed 0. "
              "Each cell: test accuracy / worst forward-feedback angle (deg), or DIVERGED at presentation k. "
              "Ratio 0 is four_synapse_fixed_u (U fixed).", ""]
     key = lambda r: (r["arch"], r["f"])  # noqa: E731
@@ -115,30 +144,40 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="two tiny runs (smoke test)")
     parser.add_argument("--epochs", type=int, default=10)
+    parser.add_argument("--lam", type=float, default=DEFAULT_PARAMS["lam"], help="weight decay of W and B's task rule")
+    parser.add_argument("--archs", default=None,
+                        help="comma-separated architectures of the grid to run now (default: all), e.g. 64-128-128-10")
     parser.add_argument("--out", default=str(RESULTS))
     args = parser.parse_args(argv)
+    started = time.time()
     out = Path(args.out)
     epochs = 1 if args.quick else args.epochs
     path = out / "scan.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
-    done = {(r["arch"], r["f"], float(r["eta_c"]), float(r["ratio"]), int(r["seed"])) for r in rows}
+    done = {row_key(r) for r in rows}
     data = load_dataset("digits", 0.2, 0)
     if args.quick:
         data.X_train, data.Y_train = data.X_train[:200], data.Y_train[:200]
-    todo = grid(args.quick)
+    todo = [g for g in grid(args.quick) if args.archs is None or "-".join(map(str, g[0])) in args.archs.split(",")]
     t0 = time.perf_counter()
     for n, (sizes, f, eta_c, ratio, seed) in enumerate(todo, 1):
         arch = "-".join(map(str, sizes))
-        if (arch, f, eta_c, ratio, seed) in done:
+        if (arch, f, eta_c, ratio, seed, args.lam, epochs) in done:
             continue
-        result = train(sizes, f, eta_c, ratio * eta_c, seed, epochs, data)
+        result = train(sizes, f, eta_c, ratio * eta_c, seed, epochs, data, lam=args.lam)
         rows.append({"arch": arch, "f": f, "eta_c": eta_c, "ratio": ratio, "eta_u": ratio * eta_c, "seed": seed,
-                     **result})
+                     "lam": args.lam, "epochs": epochs, **result})
         write_csv(path, rows, COLUMNS)
-        atomic_write_text(out / "scan.md", summarise(rows))
+        atomic_write_text(out / "scan.md", summarise(rows, args.lam, epochs))
         print(f"[{n}/{len(todo)}] {arch} {f} eta_c={eta_c:g} eta_u/eta_c={ratio:g}: {result['status']} "
               f"acc={result.get('test_acc', '-')} ff={result.get('ff_angle_max', '-')} "
               f"({time.perf_counter() - t0:.0f} s)", flush=True)
+    atomic_write_text(out / "scan.md", summarise(rows, args.lam, epochs))
+    write_manifest(out, __file__, argv, {**vars(args), "epochs": epochs, "engine": "numpy", "b_rule": "task",
+                                         "dataset": "digits", "grid": grid(args.quick)}, started,
+                   reproduce={"cell": {"arch": "64-128-128-10", "f": "tanh", "eta_c": 0.002, "ratio": 0.25, "seed": 0},
+                              "compare": ["test_acc", "ff_angle_max"], "tolerance": {"test_acc": 0.0005,
+                                                                                   "ff_angle_max": 0.05}})
     print(f"wrote {path} and {out / 'scan.md'}")
 
 

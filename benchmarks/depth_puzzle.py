@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import time
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from selfassembly.analysis.plots import save_png
 from selfassembly.config import ExperimentConfig
 from selfassembly.experiment import run_experiment
 from selfassembly.io import atomic_write_text
+from selfassembly.manifest import write_manifest
 
 RESULTS = Path(__file__).resolve().parent / "results" / "depth_puzzle"
 SIZES = [64, 24, 24, 24, 24, 24, 10]
@@ -52,6 +54,7 @@ def main(argv=None):
     ap.add_argument("--out", default=str(RESULTS))
     ap.add_argument("--seeds", default="0,1,2")
     args = ap.parse_args(argv)
+    started = time.time()
     seeds = [int(s) for s in args.seeds.split(",")]
     rows = {}
     for label, (preset, b_rule) in VARIANTS.items():
@@ -78,6 +81,10 @@ def main(argv=None):
         lines.append(f"| {label} | {acc} | {ff:.1f} | {', '.join(f'{x:.2f}' for x in scales)} | {prod:.3g} |")
     atomic_write_text(Path(args.out) / "table.md", "\n".join(lines) + "\n")
     _plot(rows, layers, seeds, Path(args.out))
+    write_manifest(args.out, __file__, argv, {**vars(args), "sizes": SIZES, "variants": VARIANTS, "engine": "numpy",
+                                              "dataset": "digits", "epochs": 10}, started,
+                   reproduce={"variant": "four_synapse (loop mirror)", "seed": seeds[0], "compare": ["test_acc"],
+                              "tolerance": {"test_acc": 0.0005}})
     print("\n".join(lines))
 
 

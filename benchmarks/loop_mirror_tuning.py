@@ -40,6 +40,7 @@ from selfassembly.config import ExperimentConfig
 from selfassembly.datasets import Dataset, load_dataset
 from selfassembly.experiment import for_task, run_preset
 from selfassembly.io import atomic_write_text, write_csv
+from selfassembly.manifest import write_manifest
 
 RESULTS = Path(__file__).resolve().parent / "results" / "loop_mirror_tuning"
 ETA_B = (0.0001, 0.0002, 0.0005, 0.001, 0.002, 0.005)
@@ -80,6 +81,30 @@ def choose(rows):
                key=lambda r: float(r["score"]), default=None)
 
 
+def recon_row(arch, eta, epochs, data):
+    """Train backprop on the reconstruction task at ``eta``; its row of reconstruction.csv."""
+    config = ExperimentConfig(engine="numpy", epochs=epochs, records_per_epoch=1, eta=eta, task="reconstruction",
+                              output="linear", sizes=[int(n) for n in arch.split("-")], presets=["backprop"])
+    result = run_preset(config, "backprop", data, progress=None)
+    errors = [2 * float(r["test_loss"]) for r in result.rows]  # test_error of the validation set
+    ok = result.status == "done"
+    return {"arch": arch, "eta": eta, "score": round(float(np.mean(errors[-SCORE_RECORDS:])), 5) if ok else "",
+            "final_val_error": round(errors[-1], 5), "status": result.status}
+
+
+def tuning_row(rule, eta_b, epochs, data):
+    """Train four_synapse with B's ``rule`` at ``eta_b`` on the fit split; its row of tuning.csv."""
+    config = ExperimentConfig(engine="numpy", epochs=epochs, records_per_epoch=1, b_rule=rule, eta_b=eta_b,
+                              presets=["four_synapse"])
+    t0 = time.perf_counter()
+    result = run_preset(config, "four_synapse", data, progress=None)
+    last = result.rows[-1]
+    return {"b_rule": rule, "eta_b": eta_b, "score": score(result.rows) if result.status == "done" else "",
+            "final_val_acc": round(last["test_acc"], 4), "ff_angle_2": round(last["ff_angle_2"], 1),
+            "ff_angle_3": round(last["ff_angle_3"], 1), "status": result.status,
+            "wall_s": round(time.perf_counter() - t0, 1)}
+
+
 def tune_reconstruction(out, epochs):
     """Backprop's eta per reconstruction architecture, by validation error (ties to the smaller eta)."""
     path = out / "reconstruction.csv"
@@ -90,13 +115,7 @@ def tune_reconstruction(out, epochs):
         for eta in RECON_ETA:
             if (arch, eta) in done:
                 continue
-            config = ExperimentConfig(engine="numpy", epochs=epochs, records_per_epoch=1, eta=eta, task="reconstruction",
-                                      output="linear", sizes=[int(n) for n in arch.split("-")], presets=["backprop"])
-            result = run_preset(config, "backprop", data, progress=None)
-            errors = [2 * float(r["test_loss"]) for r in result.rows]  # test_error of the validation set
-            ok = result.status == "done"
-            rows.append({"arch": arch, "eta": eta, "score": round(float(np.mean(errors[-SCORE_RECORDS:])), 5) if ok else "",
-                         "final_val_error": round(errors[-1], 5), "status": result.status})
+            rows.append(recon_row(arch, eta, epochs, data))
             write_csv(path, rows)
             print(f"reconstruction {arch} eta={eta:g}: {rows[-1]}", flush=True)
     lines = ["# backprop's eta on the reconstruction task, chosen by validation", "",
@@ -122,9 +141,17 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--task", default="classification", choices=("classification", "reconstruction"))
     args = ap.parse_args(argv)
+    started = time.time()
     out = Path(args.out)
+    settings = {**vars(args), "dataset": "digits", "engine": "numpy", "seed": 0, "val_fraction": VAL_FRACTION,
+                "val_seed": VAL_SEED, "score_records": SCORE_RECORDS}
     if args.task == "reconstruction":
-        return tune_reconstruction(out, args.epochs)
+        chosen = tune_reconstruction(out, args.epochs)
+        # one manifest per folder: the reconstruction tuning's under its own key
+        _manifest(out, argv, {**settings, "archs": RECON_ARCHS, "eta": RECON_ETA}, started, "reconstruction",
+                  {"arch": RECON_ARCHS[0], "eta": 0.02, "compare": ["score", "final_val_error"],
+                   "tolerance": {"score": 1e-4, "final_val_error": 1e-4}})
+        return chosen
     path = out / "tuning.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {(r["b_rule"], float(r["eta_b"])) for r in rows}
@@ -133,15 +160,7 @@ def main(argv=None):
         for eta_b in ETA_B:
             if (rule, eta_b) in done:
                 continue
-            config = ExperimentConfig(engine="numpy", epochs=args.epochs, records_per_epoch=1, b_rule=rule,
-                                      eta_b=eta_b, presets=["four_synapse"])
-            t0 = time.perf_counter()
-            result = run_preset(config, "four_synapse", data, progress=None)
-            last = result.rows[-1]
-            rows.append({"b_rule": rule, "eta_b": eta_b, "score": score(result.rows) if result.status == "done" else "",
-                         "final_val_acc": round(last["test_acc"], 4), "ff_angle_2": round(last["ff_angle_2"], 1),
-                         "ff_angle_3": round(last["ff_angle_3"], 1), "status": result.status,
-                         "wall_s": round(time.perf_counter() - t0, 1)})
+            rows.append(tuning_row(rule, eta_b, args.epochs, data))
             write_csv(path, rows, COLUMNS)
             print(f"{rule} eta_b={eta_b:g}: score {rows[-1]['score']}, angles {rows[-1]['ff_angle_2']}, "
                   f"{rows[-1]['ff_angle_3']} ({rows[-1]['wall_s']} s)", flush=True)
@@ -159,8 +178,21 @@ def main(argv=None):
         lines += ["", f"Chosen: B rule `{best['b_rule']}`, eta_b = {float(best['eta_b']):g}."]
     atomic_write_text(out / "tuning.md", "\n".join(lines) + "\n")
     _plot(rows, out)
+    _manifest(out, argv, {**settings, "rules": RULES, "eta_b": ETA_B}, started, "classification",
+              {"b_rule": "loop_mirror", "eta_b": 0.002, "compare": ["score", "final_val_acc", "ff_angle_2"],
+               "tolerance": {"score": 1e-5, "final_val_acc": 0.5 / 288, "ff_angle_2": 0.05}})
     print("\n".join(lines))
     return best
+
+
+def _manifest(out, argv, settings, started, task, reproduce):
+    """manifest.json of the folder: ``{"parts": {task: manifest}}``, one part per task run into it."""
+    import json
+
+    path = out / "manifest.json"
+    parts = json.loads(path.read_text()).get("parts", {}) if path.exists() else {}
+    parts[task] = write_manifest(out, __file__, argv, settings, started, reproduce=reproduce)
+    atomic_write_text(path, json.dumps({"parts": parts}, indent=2) + "\n")
 
 
 def _plot(rows, out):

@@ -21,6 +21,9 @@ Outputs (``--out``, by default ``benchmarks/results/self_assembly/<task>``, rewr
     references and ablations (95% t-intervals); and the across-seed verdict lines.
 ``verdicts_<arch>.json``
     the across-seed verdict (:func:`selfassembly.analysis.inspect.seed_run_verdicts`).
+``manifest.json``
+    this invocation's command, settings, code version, wall time and machine, and each
+    architecture's run settings as its seed-0 run folder recorded them (:mod:`selfassembly.manifest`).
 
 Run (digits, numpy engine: about 2 min of one core per architecture and seed)::
 
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import time
 import tomllib
 from pathlib import Path
 
@@ -43,6 +47,7 @@ from selfassembly.analysis.verdict import format_seed_verdict
 from selfassembly.config import ExperimentConfig
 from selfassembly.experiment import run_experiment
 from selfassembly.io import atomic_write_text, write_csv, write_json
+from selfassembly.manifest import write_manifest
 from selfassembly.plasticity import DEFAULT_PARAMS
 
 PRESETS = ["four_synapse", "four_synapse_no_loop_mirror", "four_synapse_fixed_u", "four_synapse_fixed_cross",
@@ -56,7 +61,14 @@ SEEDS = range(5)
 RESULTS = Path(__file__).resolve().parent / "results" / "self_assembly"
 
 
-def report(runs, out, lam=DEFAULT_PARAMS["lam"], archs=ARCHS["classification"], task="classification"):
+def report(runs, out, lam=DEFAULT_PARAMS["lam"], archs=ARCHS["classification"], task="classification",
+           started=None, argv=None, settings=None):
+    """Write final.csv, table.md, verdicts_<arch>.json and manifest.json of the runs under ``runs``.
+
+    ``started`` (``time.time()`` of the invocation), ``argv`` and ``settings`` go into the manifest.
+    """
+    started = time.time() if started is None else started
+    run_settings = {}
     error = task == "reconstruction"
     key = "final_test_error" if error else "final_test_acc"
     rows, lines = [], [f"# {'Reconstruction' if error else 'Self-assembly'} at lam = {lam:g}: 5 seeds, digits", "",
@@ -74,6 +86,7 @@ def report(runs, out, lam=DEFAULT_PARAMS["lam"], archs=ARCHS["classification"], 
             lam_run = tomllib.loads((d / "config.toml").read_text())["plasticity"]["lam"]
             if lam_run != lam:
                 raise SystemExit(f"{d} was run at lam = {lam_run}, not {lam}: pass --lam {lam_run} or another --runs")
+        run_settings[arch] = tomllib.loads((dirs[0] / "config.toml").read_text())
         for k, s in zip(SEEDS, summaries):
             for preset, v in s.items():
                 row = {"arch": arch, "seed": k, "preset": preset, "status": v["status"], "test_acc": v["final_test_acc"]}
@@ -120,6 +133,12 @@ def report(runs, out, lam=DEFAULT_PARAMS["lam"], archs=ARCHS["classification"], 
         lines += [format_seed_verdict(v) for v in verdicts.values()] + ["```", ""]
     write_csv(out / "final.csv", rows)
     atomic_write_text(out / "table.md", "\n".join(lines))
+    write_manifest(out, __file__, argv, {**(settings or {}), "task": task, "lam": lam, "archs": list(archs),
+                                         "seeds": list(SEEDS), "presets": PRESETS, "runs": str(runs),
+                                         "run_settings": run_settings}, started,
+                   reproduce={"arch": archs[0], "seed": 0, "presets": ["four_synapse", "backprop"],
+                              "compare": ["test_error" if error else "test_acc", "ff_2", "cross_1"],
+                              "tolerance": {"test_acc": 0.5 / 360, "test_error": 1e-4, "ff_2": 0.05, "cross_1": 0.05}})
     print("\n".join(lines))
 
 
@@ -142,6 +161,7 @@ def main(argv=None):
                         help="comma-separated seeds to run now (default all 5); the table needs all 5")
     parser.add_argument("--report-only", action="store_true", help="only summarise finished runs")
     args = parser.parse_args(argv)
+    started = time.time()
     archs = args.archs.split(",") if args.archs else list(ARCHS[args.task])
     runs = Path(args.runs) / args.task
     out = Path(args.out) if args.out else RESULTS / args.task
@@ -155,7 +175,7 @@ def main(argv=None):
                 run_experiment(config, runs / arch / f"seed{seed}")
         if args.seeds is not None:
             return
-    report(runs, out, args.lam, archs, args.task)
+    report(runs, out, args.lam, archs, args.task, started, argv, vars(args))
 
 
 if __name__ == "__main__":

@@ -157,6 +157,7 @@ def main(argv=None):
         args.points, args.sizes, args.epochs, args.max_train, args.cpp_points = 4, [64, 16, 10], 1, 120, 0
         if Path(args.out) == DEFAULT_OUT:
             args.out = str(DEFAULT_OUT.parent / "sweep_quick")
+    started = time.time()
     out = Path(args.out)
     work = out / "work"
     work.mkdir(parents=True, exist_ok=True)
@@ -186,9 +187,13 @@ def main(argv=None):
               f"the first); {c['binaries']}", flush=True)
     shutil.rmtree(work, ignore_errors=True)
     from selfassembly.io import atomic_write_text, write_json
+    from selfassembly.manifest import write_manifest
 
     write_json(out / "sweep_throughput.json", report)
     atomic_write_text(out / "sweep_throughput.md", markdown(report))
+    write_manifest(out, __file__, argv, vars(args), started,
+                   reproduce={"timing": True, "why": "points per minute depend on the machine and its load: "
+                                                     "rerun the command on a quiet machine to compare"})
     print(f"written: {out / 'sweep_throughput.md'}")
     return 0
 
