@@ -93,7 +93,7 @@ def _add_run(sub):
         type=int)
     add("--mode", "mode", "sample (one step per presentation) or dynamic (rates relax with tau_r)")
     add("--engine", "engine", "brian2 (rate groups and Synapses; every mode and target) or numpy (the same "
-        "sample-clocked equations as numpy loops, 20-40x faster; docs/guide.md)")
+        "sample-clocked equations as numpy loops, about 25x faster; docs/guide.md)")
     add("--dtype", "dtype", "floating-point type of the numpy engine: float64 (default; agrees with brian2 to "
         "1e-9) or float32 (faster, half the memory traffic; docs/guide.md section 6)")
     add("--target", "target", "Brian2 code generation: numpy, cython or cpp_standalone")

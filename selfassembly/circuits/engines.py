@@ -6,8 +6,9 @@
     engine of the dynamic mode, and the default of ``selfassembly run``.
 ``numpy``
     :class:`~selfassembly.circuits.numpy_engine.NumpyCircuit`: the same equations
-    as in-place numpy loops, 20-40 times faster than Brian2's numpy target at
-    digits sizes; sample-clocked mode only. The two agree to 1e-9 in float64,
+    as in-place numpy loops, about 25 times faster than Brian2's numpy target on
+    the default run's circuit (docs/benchmarks.md, section 2); sample-clocked mode
+    only; float64 or float32 (``dtype``). The two agree to 1e-9 in float64,
     spontaneous activity included (the numpy engine draws Brian2's numpy stream).
 
 Both return an object with ``run(n)``, ``weights()``, ``recorded_weights()``,
