@@ -52,7 +52,7 @@ _OVERRIDES = {
     "sizes": "sizes", "presets": "presets", "epochs": "epochs", "seed": "seed", "mode": "mode",
     "target": "target", "eta": "eta", "lam": "lam", "eta_c": "eta_c", "lam_c": "lam_c",
     "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
-    "eta_b": "eta_b", "lam_b": "lam_b", "b_rule": "b_rule", "task": "task", "engine": "engine",
+    "eta_b": "eta_b", "lam_b": "lam_b", "b_rule": "b_rule", "task": "task", "engine": "engine", "dtype": "dtype",
     "activation": "activation", "output": "output",
     "dataset": "dataset", "mnist": "mnist_dir", "label_column": "label_column", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
@@ -93,7 +93,9 @@ def _add_run(sub):
         type=int)
     add("--mode", "mode", "sample (one step per presentation) or dynamic (rates relax with tau_r)")
     add("--engine", "engine", "brian2 (rate groups and Synapses; every mode and target) or numpy (the same "
-        "sample-clocked equations as numpy loops, 20-40x faster; docs/guide.md)")
+        "sample-clocked equations as numpy loops, about 25x faster; docs/guide.md)")
+    add("--dtype", "dtype", "floating-point type of the numpy engine: float64 (default; agrees with brian2 to "
+        "1e-9) or float32 (faster, half the memory traffic; docs/guide.md section 6)")
     add("--target", "target", "Brian2 code generation: numpy, cython or cpp_standalone")
     add("--eta", "eta", "learning rate of W and B", type=float)
     add("--lam", "lam", "weight decay lambda of W and of B's task rule", type=float)

@@ -29,7 +29,7 @@ from pathlib import Path
 import tomli_w
 
 from .circuits.connectivity import Connectivity, check_sizes
-from .circuits.engines import ENGINES, check_engine
+from .circuits.engines import DTYPES, ENGINES, check_engine
 from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
 from .circuits.reference import ACTIVATIONS, OUTPUTS
@@ -122,6 +122,7 @@ class ExperimentConfig:
     tau_xi_ms: float = 0.0
     # [simulator]
     engine: str = "brian2"
+    dtype: str = "float64"
     target: str = "numpy"
     cache_dir: str = ""
     # [connectivity.X]
@@ -134,7 +135,7 @@ class ExperimentConfig:
         "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "eta_b", "lam_b", "cross_v", "cross_u",
                        "b_rule"),
         "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"),
-        "simulator": ("engine", "target", "cache_dir"),
+        "simulator": ("engine", "dtype", "target", "cache_dir"),
     }
 
     def __post_init__(self):
@@ -169,6 +170,10 @@ class ExperimentConfig:
         _choice("time.mode", self.mode, MODE_NAMES)
         _choice("simulator.target", self.target, TARGETS)
         _choice("simulator.engine", self.engine, ENGINES)
+        _choice("simulator.dtype", self.dtype, DTYPES)
+        if self.dtype != "float64" and self.engine != "numpy":
+            raise ConfigError(f"simulator.dtype is {self.dtype!r} but the {self.engine} engine runs in float64 only; "
+                              "set simulator.engine = 'numpy' (--engine numpy) or leave dtype at 'float64'")
         _choice("data.task", self.task, TASKS)
         if self.task == "reconstruction" and self.output != "linear":
             raise ConfigError("data.task is 'reconstruction' (target = input, squared error) but circuit.output is "
@@ -270,6 +275,8 @@ class ExperimentConfig:
             data["data"]["dataset_sha256"] = file_sha256(self.dataset)
         if not self.label_column:  # absent before data files existed: the hashes of earlier runs stay valid
             data["data"].pop("label_column")
+        if self.dtype == "float64":  # absent before float32 existed: the hashes of earlier runs stay valid
+            data["simulator"].pop("dtype")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
 

@@ -175,7 +175,8 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None, binarie
         weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
         stimulus = Stimulus(data.X_train, data.Y_train, order)
         return engines.build(engine, config.sizes, rules, weights, masks, stimulus, mode, config.activation,
-                             config.output, record_every=record_every, name=preset, seed=config.seed)
+                             config.output, record_every=record_every, name=preset, seed=config.seed,
+                             dtype=config.dtype if engine == "numpy" else "float64")
 
     diverged_at = None
     if binaries is not None and config.engine == "brian2" and config.target == "cpp_standalone":

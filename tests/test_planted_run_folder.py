@@ -29,7 +29,7 @@ ALTERNATIVES = {
     "target": "cython", "eta_b": 0.004, "lam_b": 0.5, "b_rule": "both", "engine": "numpy",
 }
 #: fields whose alternative is valid only on another base: field -> (the base's changes, the alternative)
-COUPLED = {"task": ({"output": "linear"}, "reconstruction")}
+COUPLED = {"task": ({"output": "linear"}, "reconstruction"), "dtype": ({"engine": "numpy"}, "float32")}
 #: fields that exist only for a data file (tested with one: test_hash_changes_with_the_label_column)
 DATA_FILE_ONLY = ("label_column",)
 #: fields that cannot change a result (left out of the hash on purpose)

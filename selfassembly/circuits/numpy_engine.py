@@ -36,16 +36,24 @@ engines agree draw for draw.
     Brian2 circuit runs it. Brian2 is the engine of the dynamic mode; this
     loop is the tests' and the speed benchmark's numpy counterpart of it.
 
-This module imports no Brian2, so that the speed benchmark's numpy worker
-measures numpy's memory, not Brian2's.
+Weights and signals are float64 by default; ``dtype="float32"`` halves the bytes
+each presentation moves (BLAS's sger instead of dger), within 2e-5 of float64 over
+200 presentations (tests/test_engines.py). Inputs are converted to the loop's type
+once; :meth:`weights` returns float64 either way.
+
+This module itself imports no Brian2 (importing it through the package
+``selfassembly.circuits`` does, so the speed benchmark's worker memory includes Brian2).
 """
 from __future__ import annotations
 
 import numpy as np
-from scipy.linalg.blas import dger
+from scipy.linalg.blas import dger, sger
 from threadpoolctl import threadpool_limits
 
 __all__ = ["NumpyCircuit", "SampleLoop", "DynamicLoop"]
+
+#: the floating-point types the sample-clocked loop runs in (engines.DTYPES), and BLAS's in-place rank-1 update of each
+_GER = {"float64": dger, "float32": sger}
 
 
 def _tanh_prime(h):
@@ -68,7 +76,11 @@ class _Base:
     #: decay of the spontaneous activity per step (the sample-clocked mode: none, a fresh draw)
     noise_decay = 0.0
 
-    def __init__(self, sizes, rules, weights, f="tanh", output="softmax", masks=None):
+    def __init__(self, sizes, rules, weights, f="tanh", output="softmax", masks=None, dtype="float64"):
+        if dtype not in _GER:
+            raise ValueError(f"unknown dtype {dtype!r}; valid names: {', '.join(_GER)}")
+        self.dtype = np.dtype(dtype)
+        self._ger = _GER[dtype]
         self.sizes = [int(n) for n in sizes]
         self.L = L = len(self.sizes) - 1
         self.rules = rules
@@ -79,38 +91,39 @@ class _Base:
         self.mirror = fb.mirror  # B's loop mirror: z_{l+1} = W_{l+1} xi_l and u_{l+1} = U_{l+1} z_{l+1}
         self.noise = cross.needs_noise or self.mirror  # xi_l and s_l = U_l xi_l are needed
         self.ret = cross.needs_return  # a_l = V_l s_l is needed (U reconstructs)
-        # weights, C-contiguous float64 copies, rows postsynaptic
-        self.W = {l: np.array(weights[f"W{l}"], dtype=float, order="C") for l in range(1, L + 1)}
-        self.B = {l: np.array(weights[f"B{l}"], dtype=float, order="C") for l in range(2, L + 1)}
-        self.U = {l: np.array(weights[f"U{l}"], dtype=float, order="C") for l in range(1, L + 1)}
-        self.V = {l: np.array(weights[f"V{l}"], dtype=float, order="C") for l in range(1, L + 1)}
+        # weights, C-contiguous copies in self.dtype, rows postsynaptic
+        dt = self.dtype
+        self.W = {l: np.array(weights[f"W{l}"], dtype=dt, order="C") for l in range(1, L + 1)}
+        self.B = {l: np.array(weights[f"B{l}"], dtype=dt, order="C") for l in range(2, L + 1)}
+        self.U = {l: np.array(weights[f"U{l}"], dtype=dt, order="C") for l in range(1, L + 1)}
+        self.V = {l: np.array(weights[f"V{l}"], dtype=dt, order="C") for l in range(1, L + 1)}
         # sparse populations (absent synapses stay at 0): {dict of weights: {layer: float mask}}
         self.sparse = []
         for family, store in (("W", self.W), ("B", self.B), ("U", self.U), ("V", self.V)):
-            held = {l: np.asarray(masks[f"{family}{l}"], dtype=float) for l in store
+            held = {l: np.asarray(masks[f"{family}{l}"], dtype=dt) for l in store
                     if masks is not None and not np.all(masks[f"{family}{l}"])}
             if held:
                 self.sparse.append((store, held))
         n = self.sizes
-        self.h = {l: np.zeros(n[l]) for l in range(1, L + 1)}
-        self.r = {l: np.zeros(n[l]) for l in range(1, L + 1)}
-        self.e = {l: np.zeros(n[l]) for l in range(1, L + 1)}
-        self.m = {l: np.zeros(n[l]) for l in range(1, L)}
-        self.p = {l: np.zeros(n[l]) for l in range(1, L)}
-        self.fp = {l: np.zeros(n[l]) for l in range(1, L)}
+        self.h = {l: np.zeros(n[l], dt) for l in range(1, L + 1)}
+        self.r = {l: np.zeros(n[l], dt) for l in range(1, L + 1)}
+        self.e = {l: np.zeros(n[l], dt) for l in range(1, L + 1)}
+        self.m = {l: np.zeros(n[l], dt) for l in range(1, L)}
+        self.p = {l: np.zeros(n[l], dt) for l in range(1, L)}
+        self.fp = {l: np.zeros(n[l], dt) for l in range(1, L)}
         # rows: e_l, r_l, xi_l, z_l -> U_l times them: d_l (= q_l), q_r_l, s_l (= q_spont_l), u_l (= u_loop_l)
-        self.S = {l: np.zeros((4 if self.mirror and l >= 2 else 3, n[l])) for l in range(1, L + 1)}
+        self.S = {l: np.zeros((4 if self.mirror and l >= 2 else 3, n[l]), dt) for l in range(1, L + 1)}
         self.Q = {l: np.zeros_like(S) for l, S in self.S.items()}
         # a_l = V_l s_l and xi_l - a_l (U's reconstruction rule)
-        self.a_ret = {l: np.zeros(n[l]) for l in range(1, L + 1)} if self.ret else None
-        self.mis = {l: np.zeros(n[l]) for l in range(1, L + 1)} if self.ret else None
+        self.a_ret = {l: np.zeros(n[l], dt) for l in range(1, L + 1)} if self.ret else None
+        self.mis = {l: np.zeros(n[l], dt) for l in range(1, L + 1)} if self.ret else None
 
     def weights(self):
-        """Current weights as a dict keyed by population name (copies)."""
-        out = {f"W{l}": w.copy() for l, w in self.W.items()}
-        out.update({f"B{l}": np.array(self.rules.feedback.effective(b)) for l, b in self.B.items()})
-        out.update({f"U{l}": u.copy() for l, u in self.U.items()})
-        out.update({f"V{l}": v.copy() for l, v in self.V.items()})
+        """Current weights as a dict keyed by population name (float64 copies, whatever ``dtype`` runs)."""
+        out = {f"W{l}": np.array(w, dtype=float) for l, w in self.W.items()}
+        out.update({f"B{l}": np.array(self.rules.feedback.effective(b), dtype=float) for l, b in self.B.items()})
+        out.update({f"U{l}": np.array(u, dtype=float) for l, u in self.U.items()})
+        out.update({f"V{l}": np.array(v, dtype=float) for l, v in self.V.items()})
         return out
 
     def _spontaneous(self, rng=None):
@@ -126,7 +139,8 @@ class _Base:
         sigma = self.rules.cross.sigma_xi
         decay = float(self.noise_decay)
         kick = sigma * np.sqrt(1.0 - decay**2)
-        xi = {l: sigma * rng.standard_normal(n) for l, n in enumerate(self.sizes) if l > 0}  # stationary start
+        # stationary start; the draws are float64 (the stream Brian2 draws), stored in self.dtype
+        xi = {l: (sigma * rng.standard_normal(n)).astype(self.dtype) for l, n in enumerate(self.sizes) if l > 0}
 
         def draw():
             for l, buf in xi.items():
@@ -165,13 +179,14 @@ class _Base:
     def _rank1(self, M, decay, a, b, scale):
         """M <- decay * M + scale * outer(a, b), in place.
 
-        The outer product goes through BLAS's dger on M's transpose (Fortran order, so no copy):
-        one pass over M instead of numpy's outer-then-add (five times faster at 256 x 784)."""
+        The outer product goes through BLAS's ger (dger, or sger in float32) on M's transpose
+        (Fortran order, so no copy): one pass over M instead of numpy's outer-then-add (five
+        times faster at 256 x 784)."""
         if decay != 1.0:
             M *= decay
-        out = dger(scale, b, a, a=M.T, overwrite_a=1)
-        if not np.may_share_memory(out, M):  # f2py copies an array that is not C-contiguous float64
-            raise TypeError("weights must be C-contiguous float64 arrays for the in-place rank-1 update")
+        out = self._ger(scale, b, a, a=M.T, overwrite_a=1)
+        if not np.may_share_memory(out, M):  # f2py copies an array that is not C-contiguous in ger's type
+            raise TypeError(f"weights must be C-contiguous {self.dtype} arrays for the in-place rank-1 update")
 
     def _feedback_step(self, l, task_signal, rate_scale, xi):
         """B_{l+1}'s change (task rule, loop mirror, or both) with every rate times ``rate_scale``
@@ -264,6 +279,7 @@ class SampleLoop(_Base):
         """Present ``X[order[k]]`` for every k; spontaneous activity xi ~ N(0, sigma_xi^2), drawn anew
         for each presentation from ``rng``."""
         xi, draw = self._spontaneous(rng)
+        X, Y = np.asarray(X, dtype=self.dtype), np.asarray(Y, dtype=self.dtype)
         for k in order:
             draw()
             self.present(X[k], Y[k], xi)
@@ -405,17 +421,25 @@ class NumpyCircuit:
         Seed of the spontaneous activity: the stream of Brian2's numpy target after
         ``brian2.seed(seed)``, drawn in the same order (a stationary start per layer
         when built, then one draw per layer and presentation).
+    dtype : {"float64", "float32"}
+        Type of the weights and signals. float64 (the default) agrees with Brian2 to
+        1e-9; float32 moves half the bytes (tests/test_engines.py states its measured
+        distance from float64). Weights are returned as float64 either way.
     """
 
     is_standalone = False
 
-    def __init__(self, sizes, rules, weights, masks, stimulus, f="tanh", output="softmax", record_every=None, seed=0):
+    def __init__(self, sizes, rules, weights, masks, stimulus, f="tanh", output="softmax", record_every=None, seed=0,
+                 dtype="float64"):
         self.sizes = [int(n) for n in sizes]
         self.rules = rules
         self.masks = masks
         self.stimulus = stimulus
         self.record_every = record_every
-        self.loop = SampleLoop(self.sizes, rules, weights, f, output, masks)
+        self.loop = SampleLoop(self.sizes, rules, weights, f, output, masks, dtype)
+        # inputs and teachers in the loop's type, converted once (numpy will not mix types into an ``out``)
+        self._X = np.ascontiguousarray(stimulus.X, dtype=self.loop.dtype)
+        self._Y = np.ascontiguousarray(stimulus.Y, dtype=self.loop.dtype)
         self._xi, self._draw = self.loop._spontaneous(np.random.RandomState(int(seed)))
         self.steps_done = 0
         self._bad_at = None
@@ -427,7 +451,7 @@ class NumpyCircuit:
 
     def run(self, n_presentations, report=None):
         """Present the next ``n_presentations`` stimuli of the order (``report`` is ignored)."""
-        X, Y, order, loop = self.stimulus.X, self.stimulus.Y, self.stimulus.order, self.loop
+        X, Y, order, loop = self._X, self._Y, self.stimulus.order, self.loop
         top = loop.r[loop.L]
         with threadpool_limits(limits=1, user_api="blas"):
             self._run(X, Y, order, loop, top, int(n_presentations))
