@@ -11,6 +11,7 @@ from selfassembly.circuits import Dynamic, Stimulus, build_circuit, initial_weig
 from selfassembly.circuits import reference as ref
 from selfassembly.io import population_names
 from selfassembly.plasticity import PRESET_NAMES, make_preset
+from selfassembly.plasticity.presets import PRESETS
 
 from model_reference import plasticity_step
 from selfassembly.circuits.numpy_engine import DynamicLoop, SampleLoop
@@ -115,12 +116,19 @@ def test_loop_spontaneous_activity_is_the_modes_ou_process(loop_kind):
 
 # ---- learning benchmark ---------------------------------------------------------
 
-def _result(preset, seed, acc, arch="64-8-10", eta=0.02, lam=1e-4, eta_c=0.002, eta_u=0.0005, stage="test", status="done"):
-    curve = [{"epoch": 0, "acc": 0.1, "ff_angle": 90.0, "cross_angle": 90.0}, {"epoch": 1, "acc": acc,
-                                                                                "ff_angle": 10.0, "cross_angle": 5.0}]
-    return {"stage": stage, "dataset": "digits", "arch": arch, "preset": preset, "seed": seed, "epochs": 1,
-            "eta": eta, "lam": lam, "eta_c": eta_c, "eta_u": eta_u, "status": status, "curve": curve,
-            "final_acc": acc if status == "done" else None, "wall_s": 1.0}
+def _result(preset, seed, acc, arch="64-8-10", eta=0.02, lam=1e-4, eta_c=0.002, eta_u=0.0005, stage="test", status="done",
+            b_rule=None, eta_b=0.002, task="classification"):
+    key = "error" if task != "classification" else "acc"
+    curve = [{"epoch": 0, key: 0.1, "ff_angle": 90.0, "cross_angle": 90.0}, {"epoch": 1, key: acc,
+                                                                              "ff_angle": 10.0, "cross_angle": 5.0}]
+    done = status == "done"
+    result = {"stage": stage, "dataset": "digits", "task": task, "arch": arch, "preset": preset, "seed": seed,
+              "epochs": 1, "eta": eta, "lam": lam, "eta_c": eta_c, "eta_u": eta_u,
+              "b_rule": b_rule or PRESETS[preset][0], "eta_b": eta_b, "status": status, "curve": curve,
+              "final_acc": acc if done and key == "acc" else None, "wall_s": 1.0}
+    if key == "error":
+        result.update(final_error=acc if done else None, mean_predictor_error=4.5)
+    return result
 
 
 def test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run():
@@ -134,14 +142,14 @@ def test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run()
     r = dict(runs[0], curve=[{"acc": a} for a in (0.1, 0.2, 0.9, 0.6, 0.9)])
     assert learning.SCORE_EPOCHS == 3 and learning.score(r) == pytest.approx(0.8)
     chosen = learning.choices(runs + [_result("backprop", 0, 0.99, eta=0.04)], ["backprop"])  # a test run never counts
-    assert chosen[("digits", "64-8-10", "backprop")]["eta"] == 0.02
+    assert chosen[("digits", "classification", "64-8-10", "backprop")]["eta"] == 0.02
 
 
 def test_learning_summary_pairs_seeds_with_a_t_interval():
     from scipy import stats
 
-    chosen = {("digits", "64-8-10", "backprop"): _result("backprop", 0, 0.9, stage="tune"),
-              ("digits", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta_c=0.004, eta_u=0.001, stage="tune")}
+    chosen = {("digits", "classification", "64-8-10", "backprop"): _result("backprop", 0, 0.9, stage="tune"),
+              ("digits", "classification", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta_c=0.004, eta_u=0.001, stage="tune")}
     bp, fs = [0.90, 0.80, 0.70], [0.85, 0.78, 0.73]
     tests = [_result("backprop", s, a) for s, a in enumerate(bp)]
     tests += [_result("four_synapse", s, a, eta_c=0.004, eta_u=0.001) for s, a in enumerate(fs)]  # its tuned setting
@@ -163,8 +171,8 @@ def test_learning_summary_pairs_seeds_with_a_t_interval():
 
 
 def test_learning_test_and_shared_stages_take_the_right_settings():
-    chosen = {("digits", "64-8-10", "backprop"): _result("backprop", 0, 0.9, eta=0.02, lam=1e-4, stage="tune"),
-              ("digits", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta=0.04, lam=1e-3, eta_c=0.004,
+    chosen = {("digits", "classification", "64-8-10", "backprop"): _result("backprop", 0, 0.9, eta=0.02, lam=1e-4, stage="tune"),
+              ("digits", "classification", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta=0.04, lam=1e-3, eta_c=0.004,
                                                            eta_u=0.001, stage="tune")}
     archs, presets = ["64-8-10", "64-8-8-10"], ["backprop", "four_synapse"]
     setting = lambda j: (j["eta"], j["lam"], j["eta_c"], j["eta_u"])  # noqa: E731
@@ -197,14 +205,15 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     """The whole protocol on a tiny grid through a 1-worker LocalCluster: tuning on the validation split,
     the choice, 2 seeds on the full training set, every output; learning happens; a rerun does nothing."""
     monkeypatch.setattr(learning, "GRID", {"eta": (0.002, 0.04), "lam": (1e-4,)})
-    monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005), (0.004, 0.001)]})
+    monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005)]})  # stage 1's cross rates: no new run
+    monkeypatch.setattr(learning, "B_GRID", {"four_synapse": [("both", 0.002), ("loop_mirror", 0.002)]})  # one new
     out = tmp_path / "learn"
     kw = dict(presets=("backprop", "four_synapse"), seeds=(0, 1), archs={"digits": ["64-12-10", "64-12-12-10"]},
               epochs={"digits": 2}, workers=1, shared_seeds={"digits": (0,)})
     lines = []
     rows = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
     tuning = list(csv.DictReader(open(out / "tuning.csv")))
-    assert len(tuning) == 2 * 2 * 2 + 2  # archs x presets x grid, + four_synapse's new cross point per arch (one is stage 1's)
+    assert len(tuning) == 2 * 2 * 2 + 2  # archs x presets x grid, + four_synapse's new B point per arch (one is stage 1's)
     for arch in ("64-12-10", "64-12-12-10"):  # the choice is the best validation score
         bp = [r for r in tuning if r["arch"] == arch and r["preset"] == "backprop"]
         best = max(bp, key=lambda r: float(r["val_score"]))
@@ -237,7 +246,7 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     assert len(list(csv.DictReader(open(out / "tuning.csv")))) == len(tuning)
 
 
-def test_learning_benchmark_reads_mnist_idx(tmp_path, rng):
+def test_learning_benchmark_reads_mnist_idx(tmp_path, rng, capsys):
     """The MNIST path: IDX files the test writes; a missing file is named."""
     write_mnist(tmp_path / "mnist", rng, n_train=30, n_test=10, gz=True)
     job = learning._job("test", "mnist", "784-6-10", "four_synapse", 0, 1, eta=0.02, lam=1e-4)
@@ -245,8 +254,9 @@ def test_learning_benchmark_reads_mnist_idx(tmp_path, rng):
     assert result["status"] == "done" and (result["n_fit"], result["n_eval"]) == (30, 10)
     (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
     learning._data.cache_clear()
-    with pytest.raises(Exception, match="lacks t10k-labels-idx1-ubyte"):
+    with pytest.raises(SystemExit) as exit_:  # one line and exit code 2, not a traceback
         learning.main(["--mnist", str(tmp_path / "mnist"), "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2 and "lacks t10k-labels-idx1-ubyte" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         learning.main(["--mnist", str(tmp_path / "nothing-here")])
 
