@@ -1,60 +1,79 @@
-"""Learning benchmark: every preset tuned by validation, digits and MNIST, 1-3 hidden layers, 5 seeds.
+"""Learning benchmark: every preset tuned by validation, digits and MNIST, classification and reconstruction, 5 seeds.
 
 The protocol (docs/benchmarks.md, section 1, says why each choice was made):
 
 1. **Split.** A fixed 20% of the training set (:data:`VAL_FRACTION`, permutation seed
-   :data:`VAL_SEED`) is the validation set; the test set is not looked at until step 4.
+   :data:`VAL_SEED`) is the validation set; the test set is not looked at until step 6.
    digits: scikit-learn's 1797 8x8 digits, a fixed 20% test split (seed 0): 1438 training
    (1150 + 288 validation), 359 test. MNIST: the IDX files of ``--mnist DIR`` as given
-   (MNIST-8k: 8000 training (6400 + 1600 validation), 2000 test).
+   (MNIST-8k: 8000 training (6400 + 1600 validation), 2000 test). ``--dataset PATH``: a user's
+   .npz or .csv file (:func:`selfassembly.datasets.load_data_file`), with ``--archs``.
+   **Tasks** (:data:`TASKS`): classification (softmax output, score = validation accuracy) and
+   reconstruction (target = input, linear output, score = validation squared error per sample,
+   lower is better; architectures :data:`RECON_ARCHS`, epochs :data:`RECON_EPOCHS`).
 2. **Stage 1: eta x lam.** Every preset is trained on the 80% with every (eta, lam) of
-   :data:`GRID` (:data:`DATASET_GRID` where a data set has its own; seed 0, the cross-stream
-   parameters at their defaults) and scored by its mean validation accuracy over the last
+   :data:`GRID` (:data:`DATASET_GRID` where a data set has its own; seed 0, every other
+   parameter at its default) and scored by its mean validation accuracy (or error) over the last
    :data:`SCORE_EPOCHS` epochs (one single-sample snapshot is noisy); the best score wins
    (ties: the smallest eta, then lam), a diverged run scores nothing.
 3. **Stage 2: the cross-stream rates.** At its chosen (eta, lam), four_synapse tries every
    (eta_c, eta_u) of :data:`CROSS_GRID` and four_synapse_fixed_u every eta_c; scored the same way.
-4. **Test, once.** Each preset's chosen setting is trained on the whole training set (train +
-   validation) with seeds 0..4 and its test accuracy recorded after every epoch; the last one
-   is the result. The same is done with every preset at **backprop's** chosen setting (the
-   cross-stream rates at their defaults; :data:`SHARED_SEEDS`), to show whether a preset
+4. **Stage 3: B's rule.** At its chosen (eta, lam, eta_c, eta_u), four_synapse tries every
+   (b_rule, eta_b) of :data:`B_GRID` (task rule + loop mirror, or loop mirror alone).
+   **Matched ablations** (:data:`B_MATCHED`: four_synapse_fixed_u, four_synapse_fixed_cross)
+   then take four_synapse's chosen (b_rule, eta_b) at their own chosen rates, so that they differ
+   from it only in U and V.
+5. **Test, once.** Each preset's chosen setting is trained on the whole training set (train +
+   validation) with seeds 0..4 and its test accuracy (or error) recorded after every epoch; the
+   last one is the result. The same is done with every preset at **backprop's** chosen eta and
+   lam (every other parameter at its default; :data:`SHARED_SEEDS`), to show whether a preset
    needs its own tuning.
+6. **The verdict from the same runs.** The test runs save their final weights; per (data set,
+   task, architecture, setting) the across-seed verdict of ``selfassembly inspect``
+   (:func:`selfassembly.analysis.verdict.seed_verdicts`: the random null and the ablations
+   four_synapse_fixed_cross and feedback_alignment of the same table) is computed from them, so
+   each summary row carries its performance, its forward-feedback angle and its verdict.
 
 Epochs (:data:`EPOCHS`) are fixed per data set from a pilot of backprop's validation
 accuracy; summary.md ends with the validation curve of backprop's chosen run as the check. Where a data set's
-architectures are not all tuned (:data:`TUNE_ARCHS`: MNIST is tuned at 784-256-256-10 only,
+architectures are not all tuned (:data:`TUNE_ARCHS`: MNIST classification is tuned at 784-256-256-10 only,
 to fit the compute), the others take the setting chosen at the tuned one.
 
 Every run is a task on dask.distributed (a LocalCluster with ``--workers`` processes, or
 ``--scheduler ADDRESS``, as ``selfassembly sweep``). It trains with the sample-clocked
-equations of MODEL.md in :class:`numpy_loop.SampleLoop`, which the tests hold equal to
-:mod:`selfassembly.circuits.reference` and to the Brian2 circuit step by step, at 2-5x the
-speed of Brian2's fastest target at these sizes (docs/benchmarks.md, section 2); the
-workers load the data themselves from ``--mnist DIR`` (the same path on every machine).
+equations of MODEL.md in :class:`selfassembly.circuits.numpy_engine.SampleLoop` (the numpy
+engine, which the tests hold equal to :mod:`selfassembly.circuits.reference` and to the Brian2
+circuit step by step); the workers load the data themselves from ``--mnist DIR`` or the data
+file (the same path on every machine).
 
 Outputs under OUT (default ``benchmarks/results/learning``), rewritten after each stage:
 
-``runs/<stage>/<dataset>_<arch>/<preset>/<setting>_seed<k>.json``
-    one finished run: its settings, status, wall time and per-epoch curve. A rerun skips
-    every run whose file is there and matches its settings; an interrupted run loses only
-    the runs in flight.
+``runs/<stage>/<dataset>[_<task>]_<arch>/<preset>/<setting>_seed<k>.json``
+    one finished run: its settings (eta, lam, eta_c, eta_u, b_rule, eta_b; a data file's
+    content hash), status, wall time and per-epoch curve; test runs also ``.npz`` (final
+    weights, read with allow_pickle=False). A rerun skips every run whose files are there and
+    match its settings; an interrupted run loses only the runs in flight.
 ``tuning.csv``, ``chosen.csv``
-    every stage-1 and stage-2 run with its validation score; the setting chosen per preset.
+    every tuning run with its validation score; the setting chosen per preset.
 ``seeds.csv``, ``curves.csv``
     the test runs: one row per seed, and one row per seed and epoch.
 ``summary.csv``, ``summary.md``
-    per data set, architecture, preset and setting (tuned or shared): mean and sd of the
-    final test accuracy over seeds, the paired difference to backprop (same seed) with its
-    95% t-interval, the chosen eta and lam, epochs and wall time.
+    per data set, task, architecture, preset and setting (tuned or shared): mean and sd of the
+    final test accuracy (classification) or ``test_error_mean`` (reconstruction, beside the mean
+    predictor's error and the share of feedback alignment's gap to backprop closed) over seeds,
+    the paired difference to backprop (same seed) with its 95% t-interval, the ``verdict``, the
+    chosen setting, epochs and wall time.
 ``<dataset>_curves.png``, ``<dataset>_diff.png``, ``<dataset>_tuning.png``, ``<dataset>_tradeoff.png``
-    test accuracy and forward-feedback angle over training (mean and sd band over seeds);
-    the paired differences to backprop with their intervals; stage 1's validation scores;
-    validation score and forward-feedback angle against lam at eta = 0.02.
+    classification: test accuracy and forward-feedback angle over training (mean and sd band over
+    seeds); the paired differences to backprop with their intervals; stage 1's validation
+    scores; validation score and forward-feedback angle against lam at eta = 0.02.
 
 Run::
 
-    .venv/bin/python benchmarks/learning.py                                  # digits only
+    .venv/bin/python benchmarks/learning.py                                  # digits classification
+    .venv/bin/python benchmarks/learning.py --tasks classification,reconstruction
     .venv/bin/python benchmarks/learning.py --mnist ../shared/data/mnist-8k  # digits and MNIST-8k
+    .venv/bin/python benchmarks/learning.py --dataset my.npz --archs 20-32-3  # a user's data file
     .venv/bin/python benchmarks/learning.py --report-only [--mnist DIR]      # tables and figures from runs/
 """
 from __future__ import annotations
