@@ -24,7 +24,7 @@ from selfassembly.plasticity.presets import PRESET_NAMES  # noqa: E402
 
 __all__ = ["plot_all"]
 
-COLORS = dict(zip(PRESET_NAMES, plt.get_cmap("tab10").colors))
+COLORS = dict(zip(PRESET_NAMES, [*plt.get_cmap("tab10").colors, "black", "grey"]))
 
 
 def _save(fig, path):
@@ -35,14 +35,15 @@ def _archs(rows):
     return sorted({r["arch"] for r in rows}, key=lambda a: (a.count("-"), a))
 
 
-def plot_curves(path, tests, tuned_keys, title):
-    """Test accuracy and ff angle over epochs for the tuned runs (``tuned_keys``: (arch, preset, settings))."""
+def plot_curves(path, tests, tuned_keys, title, params=("eta", "lam", "eta_c", "eta_u")):
+    """Test accuracy and ff angle over epochs for the tuned runs (``tuned_keys``: (arch, preset, settings
+    of ``params``))."""
     archs = _archs(tests)
     fig, axes = plt.subplots(len(archs), 2, figsize=(10, 3.2 * len(archs)), squeeze=False)
     for row, arch in zip(axes, archs):
         for preset in PRESET_NAMES:
             runs = [r for r in tests if r["arch"] == arch and r["preset"] == preset and r["status"] == "done"
-                    and (arch, preset, tuple(r[k] for k in ("eta", "lam", "eta_c", "eta_u"))) in tuned_keys]
+                    and (arch, preset, tuple(r[k] for k in params)) in tuned_keys]
             if not runs:
                 continue
             n = min(len(r["curve"]) for r in runs)
@@ -100,7 +101,7 @@ def plot_diffs(path, summary, title):
 
 def plot_tuning(path, tuning, grid, title):
     """Stage 1's validation scores: one heatmap of eta x lam per preset and tuned architecture."""
-    stage1 = [r for r in tuning if r["eta_c"] == 0.002 and r["eta_u"] == 0.0005]
+    stage1 = [r for r in tuning if r.get("stage1", True)]
     archs = _archs(stage1)
     presets = [p for p in PRESET_NAMES if any(r["preset"] == p for r in stage1)]
     if not archs or not presets:
@@ -140,8 +141,7 @@ def plot_tradeoff(path, tuning, title, eta=0.02):
 
     The weight decay lam is what pulls B towards W^T in Kolen-Pollack and in the four-synapse
     circuit; this shows what it costs in accuracy (backprop has no angle to gain)."""
-    stage1 = [r for r in tuning if r["eta_c"] == 0.002 and r["eta_u"] == 0.0005 and r["eta"] == eta
-              and r["val_score"] != ""]
+    stage1 = [r for r in tuning if r.get("stage1", True) and r["eta"] == eta and r["val_score"] != ""]
     archs = _archs(stage1)
     if not archs:
         return
@@ -168,20 +168,22 @@ def plot_tradeoff(path, tuning, title, eta=0.02):
     _save(fig, path)
 
 
-def plot_all(out, tests, tuning, summary, chosen, labels, params, grids):
+def plot_all(out, tests, tuning, summary, chosen, labels, params, grids, slugs=None):
     """Every figure of every data set present in the results.
 
     ``params`` names the tuned parameters of a setting (learning.PARAMS) and ``grids`` maps each
     data set to its tuning grid: passed in, so that this module does not import learning.py back.
+    ``slugs`` names each data set's files (default: its key). Classification runs only.
     """
     for dataset, label in labels.items():
+        name = (slugs or {}).get(dataset, dataset)
         t = [r for r in tests if r["dataset"] == dataset]
         s = [r for r in summary if r["dataset"] == label]
         keys = {(r["arch"], r["preset"], tuple(r[k] for k in params)) for r in s if r["setting"] == "tuned"}
         if t and s:
-            plot_curves(out / f"{dataset}_curves.png", t, keys, label)
-            plot_diffs(out / f"{dataset}_diff.png", s, label)
+            plot_curves(out / f"{name}_curves.png", t, keys, label, params)
+            plot_diffs(out / f"{name}_diff.png", s, label)
         tu = [r for r in tuning if r["dataset"] == label]
         if tu:
-            plot_tuning(out / f"{dataset}_tuning.png", tu, grids[dataset], label)
-            plot_tradeoff(out / f"{dataset}_tradeoff.png", tu, label)
+            plot_tuning(out / f"{name}_tuning.png", tu, grids[dataset], label)
+            plot_tradeoff(out / f"{name}_tradeoff.png", tu, label)

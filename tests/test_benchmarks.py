@@ -11,6 +11,7 @@ from selfassembly.circuits import Dynamic, Stimulus, build_circuit, initial_weig
 from selfassembly.circuits import reference as ref
 from selfassembly.io import population_names
 from selfassembly.plasticity import PRESET_NAMES, make_preset
+from selfassembly.plasticity.presets import PRESETS
 
 from model_reference import plasticity_step
 from selfassembly.circuits.numpy_engine import DynamicLoop, SampleLoop
@@ -115,12 +116,19 @@ def test_loop_spontaneous_activity_is_the_modes_ou_process(loop_kind):
 
 # ---- learning benchmark ---------------------------------------------------------
 
-def _result(preset, seed, acc, arch="64-8-10", eta=0.02, lam=1e-4, eta_c=0.002, eta_u=0.0005, stage="test", status="done"):
-    curve = [{"epoch": 0, "acc": 0.1, "ff_angle": 90.0, "cross_angle": 90.0}, {"epoch": 1, "acc": acc,
-                                                                                "ff_angle": 10.0, "cross_angle": 5.0}]
-    return {"stage": stage, "dataset": "digits", "arch": arch, "preset": preset, "seed": seed, "epochs": 1,
-            "eta": eta, "lam": lam, "eta_c": eta_c, "eta_u": eta_u, "status": status, "curve": curve,
-            "final_acc": acc if status == "done" else None, "wall_s": 1.0}
+def _result(preset, seed, acc, arch="64-8-10", eta=0.02, lam=1e-4, eta_c=0.002, eta_u=0.0005, stage="test", status="done",
+            b_rule=None, eta_b=0.002, task="classification"):
+    key = "error" if task != "classification" else "acc"
+    curve = [{"epoch": 0, key: 0.1, "ff_angle": 90.0, "cross_angle": 90.0}, {"epoch": 1, key: acc,
+                                                                              "ff_angle": 10.0, "cross_angle": 5.0}]
+    done = status == "done"
+    result = {"stage": stage, "dataset": "digits", "task": task, "arch": arch, "preset": preset, "seed": seed,
+              "epochs": 1, "eta": eta, "lam": lam, "eta_c": eta_c, "eta_u": eta_u,
+              "b_rule": b_rule or PRESETS[preset][0], "eta_b": eta_b, "status": status, "curve": curve,
+              "final_acc": acc if done and key == "acc" else None, "wall_s": 1.0}
+    if key == "error":
+        result.update(final_error=acc if done else None, mean_predictor_error=4.5)
+    return result
 
 
 def test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run():
@@ -134,14 +142,14 @@ def test_learning_choice_is_the_best_validation_score_and_never_a_diverged_run()
     r = dict(runs[0], curve=[{"acc": a} for a in (0.1, 0.2, 0.9, 0.6, 0.9)])
     assert learning.SCORE_EPOCHS == 3 and learning.score(r) == pytest.approx(0.8)
     chosen = learning.choices(runs + [_result("backprop", 0, 0.99, eta=0.04)], ["backprop"])  # a test run never counts
-    assert chosen[("digits", "64-8-10", "backprop")]["eta"] == 0.02
+    assert chosen[("digits", "classification", "64-8-10", "backprop")]["eta"] == 0.02
 
 
 def test_learning_summary_pairs_seeds_with_a_t_interval():
     from scipy import stats
 
-    chosen = {("digits", "64-8-10", "backprop"): _result("backprop", 0, 0.9, stage="tune"),
-              ("digits", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta_c=0.004, eta_u=0.001, stage="tune")}
+    chosen = {("digits", "classification", "64-8-10", "backprop"): _result("backprop", 0, 0.9, stage="tune"),
+              ("digits", "classification", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta_c=0.004, eta_u=0.001, stage="tune")}
     bp, fs = [0.90, 0.80, 0.70], [0.85, 0.78, 0.73]
     tests = [_result("backprop", s, a) for s, a in enumerate(bp)]
     tests += [_result("four_synapse", s, a, eta_c=0.004, eta_u=0.001) for s, a in enumerate(fs)]  # its tuned setting
@@ -163,8 +171,8 @@ def test_learning_summary_pairs_seeds_with_a_t_interval():
 
 
 def test_learning_test_and_shared_stages_take_the_right_settings():
-    chosen = {("digits", "64-8-10", "backprop"): _result("backprop", 0, 0.9, eta=0.02, lam=1e-4, stage="tune"),
-              ("digits", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta=0.04, lam=1e-3, eta_c=0.004,
+    chosen = {("digits", "classification", "64-8-10", "backprop"): _result("backprop", 0, 0.9, eta=0.02, lam=1e-4, stage="tune"),
+              ("digits", "classification", "64-8-10", "four_synapse"): _result("four_synapse", 0, 0.9, eta=0.04, lam=1e-3, eta_c=0.004,
                                                            eta_u=0.001, stage="tune")}
     archs, presets = ["64-8-10", "64-8-8-10"], ["backprop", "four_synapse"]
     setting = lambda j: (j["eta"], j["lam"], j["eta_c"], j["eta_u"])  # noqa: E731
@@ -197,14 +205,15 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     """The whole protocol on a tiny grid through a 1-worker LocalCluster: tuning on the validation split,
     the choice, 2 seeds on the full training set, every output; learning happens; a rerun does nothing."""
     monkeypatch.setattr(learning, "GRID", {"eta": (0.002, 0.04), "lam": (1e-4,)})
-    monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005), (0.004, 0.001)]})
+    monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005)]})  # stage 1's cross rates: no new run
+    monkeypatch.setattr(learning, "B_GRID", {"four_synapse": [("both", 0.002), ("loop_mirror", 0.002)]})  # one new
     out = tmp_path / "learn"
     kw = dict(presets=("backprop", "four_synapse"), seeds=(0, 1), archs={"digits": ["64-12-10", "64-12-12-10"]},
               epochs={"digits": 2}, workers=1, shared_seeds={"digits": (0,)})
     lines = []
     rows = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
     tuning = list(csv.DictReader(open(out / "tuning.csv")))
-    assert len(tuning) == 2 * 2 * 2 + 2  # archs x presets x grid, + four_synapse's new cross point per arch (one is stage 1's)
+    assert len(tuning) == 2 * 2 * 2 + 2  # archs x presets x grid, + four_synapse's new B point per arch (one is stage 1's)
     for arch in ("64-12-10", "64-12-12-10"):  # the choice is the best validation score
         bp = [r for r in tuning if r["arch"] == arch and r["preset"] == "backprop"]
         best = max(bp, key=lambda r: float(r["val_score"]))
@@ -237,7 +246,181 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     assert len(list(csv.DictReader(open(out / "tuning.csv")))) == len(tuning)
 
 
-def test_learning_benchmark_reads_mnist_idx(tmp_path, rng):
+def test_learning_tunes_four_synapse_b_and_keeps_the_ablations_matched(tmp_path):
+    """Stage tune_b tries B_GRID at four_synapse's chosen rates; the matched ablations then take its
+    (b_rule, eta_b) whatever scored best at the default B; the test stage carries it, the shared
+    stage does not; and B's setting is part of the run's file name and resume key."""
+    fs = [_result("four_synapse", 0, 0.90, eta=0.04, lam=1e-3, eta_c=0.004, eta_u=0.001, stage="tune"),
+          _result("four_synapse", 0, 0.95, eta=0.04, lam=1e-3, eta_c=0.004, eta_u=0.001, b_rule="both", eta_b=0.0005,
+                  stage="tune")]
+    fc = [_result("four_synapse_fixed_cross", 0, 0.93, eta=0.01, stage="tune"),
+          _result("four_synapse_fixed_cross", 0, 0.92, eta=0.02, stage="tune")]
+    presets = ["four_synapse", "four_synapse_fixed_cross"]
+    chosen = learning.choices(fs[:1] + fc, presets)
+    key = lambda p: ("digits", "classification", "64-8-10", p)  # noqa: E731
+    tune_b = learning.stage_jobs("tune_b", "digits", ["64-8-10"], presets, 2, chosen)
+    assert {(j["preset"], j["eta"], j["lam"], j["eta_c"], j["eta_u"]) for j in tune_b} == {
+        ("four_synapse", 0.04, 1e-3, 0.004, 0.001)}
+    assert sorted((j["b_rule"], j["eta_b"]) for j in tune_b) == sorted(learning.B_GRID["four_synapse"])
+    assert chosen[key("four_synapse_fixed_cross")]["eta"] == 0.01  # no matched run yet: its best
+    chosen = learning.choices(fs + fc, presets)
+    assert (chosen[key("four_synapse")]["b_rule"], chosen[key("four_synapse")]["eta_b"]) == ("both", 0.0005)
+    match = learning.stage_jobs("tune_match", "digits", ["64-8-10"], presets, 2, chosen)
+    assert [(j["preset"], j["eta"], j["b_rule"], j["eta_b"]) for j in match] == [
+        ("four_synapse_fixed_cross", 0.01, "both", 0.0005)]
+    matched = _result("four_synapse_fixed_cross", 0, 0.80, eta=0.01, b_rule="both", eta_b=0.0005, stage="tune")
+    chosen = learning.choices(fs + fc + [matched], presets)
+    assert chosen[key("four_synapse_fixed_cross")] is matched  # lower score, but four_synapse's B
+    test = learning.stage_jobs("test", "digits", ["64-8-10"], presets, 2, chosen, seeds=(0,))
+    assert {(j["preset"], j["b_rule"], j["eta_b"]) for j in test} == {
+        ("four_synapse", "both", 0.0005), ("four_synapse_fixed_cross", "both", 0.0005)}
+    chosen[key("backprop")] = _result("backprop", 0, 0.9, stage="tune")
+    shared = learning.stage_jobs("shared", "digits", ["64-8-10"], presets, 2, chosen, seeds=(0,))
+    assert {(j["b_rule"], j["eta_b"]) for j in shared} == {("loop_mirror", 0.002)}  # the default B
+    # B's setting names the run's file, and a result of another eta_b is not taken as done
+    a = learning._job("test", "digits", "64-8-10", "four_synapse", 0, 2, 0.02, 1e-4, b_rule="both", eta_b=0.0005)
+    b = dict(a, eta_b=0.002)
+    assert learning.job_path(tmp_path, a) != learning.job_path(tmp_path, b)
+    path = learning.job_path(tmp_path, a)
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(dict(b, status="diverged")))
+    assert learning._load_done(tmp_path, a) is None
+    path.write_text(json.dumps(dict(a, status="diverged")))
+    assert learning._load_done(tmp_path, a)["eta_b"] == 0.0005
+
+
+def test_learning_reconstruction_is_scored_by_lower_error():
+    """Reconstruction: the target is the input, the output linear, the error 2 x the loss; the
+    lowest validation error wins, a diverged run never; rows report error, its paired difference
+    (positive: worse) and the share of feedback alignment's gap closed."""
+    runs = [_result("backprop", 0, e, eta=eta, stage="tune", task="reconstruction")
+            for eta, e in ((0.01, 1.3), (0.02, 1.1), (0.04, 1.2))]
+    runs.append(_result("backprop", 0, None, eta=0.005, stage="tune", status="diverged", task="reconstruction"))
+    assert learning.choose(runs)["eta"] == 0.02 and learning.score(runs[-1]) == np.inf
+    assert learning.choose(runs[-1:]) is None
+    chosen = learning.choices(runs, ["backprop", "four_synapse", "feedback_alignment"])
+    chosen[("digits", "reconstruction", "64-8-10", "four_synapse")] = _result(
+        "four_synapse", 0, 1.2, stage="tune", task="reconstruction")
+    chosen[("digits", "reconstruction", "64-8-10", "feedback_alignment")] = _result(
+        "feedback_alignment", 0, 2.0, stage="tune", task="reconstruction")
+    bp, fa, fs = [1.0, 1.2, 1.1], [2.0, 2.4, 2.3], [1.2, 1.5, 1.3]
+    tests = [_result(p, s, e, task="reconstruction") for p, errs in
+             (("backprop", bp), ("feedback_alignment", fa), ("four_synapse", fs)) for s, e in enumerate(errs)]
+    rows = {r["preset"]: r for r in learning.summarize(tests, chosen, {}) if r["setting"] == "tuned"}
+    r = rows["four_synapse"]
+    assert r["task"] == "reconstruction" and r["test_acc_mean"] == "" and r["mean_predictor_error"] == 4.5
+    assert r["test_error_mean"] == pytest.approx(np.mean(fs), abs=1e-4)
+    assert r["diff_to_backprop_mean"] == pytest.approx(np.mean(np.subtract(fs, bp)), abs=1e-4)  # error units, > 0
+    gap = np.mean(np.subtract(fa, bp))
+    assert r["fa_gap_closed"] == pytest.approx(1 - np.mean(np.subtract(fs, bp)) / gap, abs=1e-3)
+    assert rows["feedback_alignment"]["fa_gap_closed"] == pytest.approx(0.0, abs=1e-3)
+    # one real run: the error is 2 x the linear loss on the input as target; the mean predictor's floor
+    from selfassembly.datasets import load_dataset
+    from selfassembly.experiment import for_task, mean_predictor_error
+
+    job = learning._job("test", "digits", "64-6-64", "four_synapse", 0, 1, 0.02, 1e-4, task="reconstruction")
+    result = learning.train_run(job)
+    data = for_task(load_dataset("digits", 0.2, 0), "reconstruction")
+    loss, _ = ref.evaluate(result["final_weights"], data.X_test, data.X_test, "tanh", "linear")
+    assert result["final_error"] == pytest.approx(2 * loss, abs=1e-5) and result["final_acc"] is None
+    assert result["mean_predictor_error"] == pytest.approx(mean_predictor_error(data), abs=1e-5)
+    assert result["final_error"] < result["curve"][0]["error"] < 100  # it learned
+    with pytest.raises(ValueError, match="needs 64 inputs and 64 outputs"):
+        learning.train_run(dict(job, arch="64-6-10"))
+
+
+def _planted(rng, sizes, preset, noise=0.05):
+    """Final weights of a constructed run: four_synapse assembled (U orthogonal, V = U^T, B the loop's
+    fixed point, so V B U = W^T up to noise); fixed_cross random; feedback_alignment U = V = I, B random."""
+    L = len(sizes) - 1
+    w = {f"W{l}": rng.normal(size=(sizes[l], sizes[l - 1])) for l in range(1, L + 1)}
+    for l in range(1, L + 1):
+        n = sizes[l]
+        if preset == "four_synapse":
+            q, _ = np.linalg.qr(rng.normal(size=(n, n)))
+            w[f"U{l}"], w[f"V{l}"] = q, q.T + noise * rng.normal(size=(n, n))
+        elif preset == "four_synapse_fixed_cross":
+            w[f"U{l}"], w[f"V{l}"] = rng.normal(size=(n, n)), rng.normal(size=(n, n))
+        else:
+            w[f"U{l}"], w[f"V{l}"] = np.eye(n), np.eye(n)
+    for l in range(2, L + 1):
+        if preset == "four_synapse":
+            w[f"B{l}"] = w[f"U{l - 1}"] @ w[f"W{l}"].T @ w[f"U{l}"].T + noise * rng.normal(size=(sizes[l - 1], sizes[l]))
+        else:
+            w[f"B{l}"] = rng.normal(size=(sizes[l - 1], sizes[l]))
+    return w
+
+
+def test_learning_verdict_column_from_the_final_weights(tmp_path, rng):
+    """Each row's verdict is the across-seed verdict of its table, from the saved final weights:
+    ASSEMBLED against the null and both ablations; UNDECIDED without them; NOT ASSEMBLED when
+    the feedback is random; a run whose weights are missing is rerun, not trusted."""
+    from selfassembly.io import atomic_savez
+
+    sizes, arch = [12, 10, 10, 6], "12-10-10-6"
+    presets = ["backprop", "feedback_alignment", "four_synapse", "four_synapse_fixed_cross"]
+    eta = {p: 0.04 if p == "backprop" else 0.02 for p in presets}  # backprop's own eta: tuned rows only, no shared
+    chosen = {("digits", "classification", arch, p): _result(p, 0, 0.9, arch=arch, eta=eta[p], stage="tune")
+              for p in presets}
+    tests = []
+    for seed in range(3):
+        for p in presets:
+            r = _result(p, seed, 0.9, arch=arch, eta=eta[p])
+            atomic_savez(learning.weights_path(tmp_path, r), **_planted(rng, sizes, p))
+            tests.append(r)
+    verdict = lambda rows: {r["preset"]: r["verdict"] for r in rows}  # noqa: E731
+    assert {r["setting"] for r in learning.summarize(tests, chosen, {}, tmp_path)} == {"tuned"}
+    v = verdict(learning.summarize(tests, chosen, {}, tmp_path))
+    assert v == {"backprop": "STRUCTURED", "feedback_alignment": "STRUCTURED", "four_synapse": "ASSEMBLED",
+                 "four_synapse_fixed_cross": "NOT ASSEMBLED"}
+    assert {r["verdict"] for r in learning.summarize(tests, chosen, {})} == {""}  # no weights folder: no verdict
+    alone = [r for r in tests if r["preset"] in ("backprop", "four_synapse")]
+    assert verdict(learning.summarize(alone, chosen, {}, tmp_path))["four_synapse"] == "UNDECIDED"
+    for r in tests:  # four_synapse's feedback random in one seed (the last): inside the null there
+        if r["preset"] == "four_synapse" and r["seed"] == 2:
+            w = _planted(rng, sizes, "four_synapse")
+            w.update({k: rng.normal(size=v.shape) for k, v in w.items() if k.startswith("B")})
+            atomic_savez(learning.weights_path(tmp_path, r), **w)
+    assert verdict(learning.summarize(tests, chosen, {}, tmp_path))["four_synapse"] == "NOT ASSEMBLED"
+    job = {k: tests[0][k] for k in ("stage", "dataset", "task", "arch", "preset", "seed", "epochs", *learning.PARAMS)}
+    learning.job_path(tmp_path, job).write_text(json.dumps(tests[0]))
+    assert learning._load_done(tmp_path, job) is not None
+    learning.weights_path(tmp_path, job).unlink()
+    assert learning._load_done(tmp_path, job) is None
+
+
+def test_learning_benchmark_on_a_data_file(tmp_path, monkeypatch, capsys):
+    """--dataset PATH with --archs: the protocol runs on the user's file; an architecture that does
+    not fit is one line naming n_0 and n_L (exit 2); an edited file is not taken as done."""
+    monkeypatch.setattr(learning, "GRID", {"eta": (0.04,), "lam": (1e-4,)})
+    g = np.random.default_rng(3)
+    centres = g.normal(scale=3.0, size=(3, 5))
+    y = np.repeat(np.arange(3), 40)
+    path = tmp_path / "blobs.npz"
+    np.savez(path, X=centres[y] + g.normal(size=(120, 5)), y=y)
+    out = tmp_path / "out"
+    args = ["--dataset", str(path), "--out", str(out), "--presets", "backprop", "feedback_alignment", "--seeds", "2",
+            "--workers", "1"]
+    learning.main(args + ["--archs", "5-8-3"])
+    rows = list(csv.DictReader(open(out / "summary.csv")))
+    assert {(r["dataset"], r["task"], r["arch"], r["setting"]) for r in rows} == {
+        ("blobs.npz", "classification", "5-8-3", setting) for setting in ("tuned", "shared")}
+    assert all(float(r["test_acc_mean"]) > 0.8 for r in rows)  # 3 separated blobs: learned
+    runs = [json.loads(p.read_text()) for p in (out / "runs").rglob("*.json")]
+    assert {(r["n_fit"] + r["n_eval"]) for r in runs if r["stage"] == "tune"} == {96}  # 80% of the file trains
+    with pytest.raises(SystemExit) as exit_:
+        learning.main(args + ["--archs", "4-8-3"])
+    assert exit_.value.code == 2 and "n_0 = 5" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        learning.main(args)  # --dataset needs --archs
+    kw = dict(presets=("backprop", "feedback_alignment"), seeds=(0, 1), archs={str(path): ["5-8-3"]}, report_only=True)
+    assert len(learning.run_benchmark((str(path),), out, **kw)) == 4  # 2 presets, tuned and shared
+    np.savez(path, X=centres[y] + g.normal(size=(120, 5)), y=y)  # edited: new content, same name
+    learning._data.cache_clear()
+    assert learning.run_benchmark((str(path),), out, **kw) == []
+
+
+def test_learning_benchmark_reads_mnist_idx(tmp_path, rng, capsys):
     """The MNIST path: IDX files the test writes; a missing file is named."""
     write_mnist(tmp_path / "mnist", rng, n_train=30, n_test=10, gz=True)
     job = learning._job("test", "mnist", "784-6-10", "four_synapse", 0, 1, eta=0.02, lam=1e-4)
@@ -245,8 +428,9 @@ def test_learning_benchmark_reads_mnist_idx(tmp_path, rng):
     assert result["status"] == "done" and (result["n_fit"], result["n_eval"]) == (30, 10)
     (tmp_path / "mnist" / "t10k-labels-idx1-ubyte.gz").unlink()
     learning._data.cache_clear()
-    with pytest.raises(Exception, match="lacks t10k-labels-idx1-ubyte"):
+    with pytest.raises(SystemExit) as exit_:  # one line and exit code 2, not a traceback
         learning.main(["--mnist", str(tmp_path / "mnist"), "--out", str(tmp_path / "out")])
+    assert exit_.value.code == 2 and "lacks t10k-labels-idx1-ubyte" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         learning.main(["--mnist", str(tmp_path / "nothing-here")])
 

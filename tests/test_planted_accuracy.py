@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from selfassembly.experiment import PresetResult
+from selfassembly.plasticity.presets import PRESETS
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import learning  # noqa: E402
@@ -36,8 +37,8 @@ def test_learning_run_reports_its_last_epoch(monkeypatch):
     """train_run on a tiny net, its evaluations replaced by CURVE: final_acc is CURVE's last value."""
     real = learning._record
 
-    def record(weights, X, Y, epoch, seconds):
-        rec = real(weights, X, Y, epoch, seconds)
+    def record(weights, X, Y, epoch, seconds, *rest):
+        rec = real(weights, X, Y, epoch, seconds, *rest)
         return dict(rec, acc=CURVE[epoch])
 
     monkeypatch.setattr(learning, "_record", record)
@@ -49,7 +50,8 @@ def test_learning_run_reports_its_last_epoch(monkeypatch):
 
 def _result(preset, seed, curve, eta_c=0.002, eta_u=0.0005, stage="test"):
     return {"stage": stage, "dataset": "digits", "arch": "64-8-10", "preset": preset, "seed": seed, "epochs": len(curve) - 1,
-            "eta": 0.02, "lam": 1e-4, "eta_c": eta_c, "eta_u": eta_u, "status": "done",
+            "eta": 0.02, "lam": 1e-4, "eta_c": eta_c, "eta_u": eta_u, "b_rule": PRESETS[preset][0], "eta_b": 0.002,
+            "status": "done",
             "curve": [{"epoch": k, "acc": a, "loss": 1.0, "ff_angle": 10.0, "ff_angle_worst": 12.0, "cross_angle": 5.0,
                        "seconds": 1.0} for k, a in enumerate(curve)],
             "final_acc": curve[-1], "wall_s": 1.0}
