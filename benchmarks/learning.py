@@ -92,7 +92,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # the workers import this file as a module, and numpy_loop beside it
+if str(HERE) not in sys.path:  # the workers import this file as a module (and learning_plots beside it)
     sys.path.insert(0, str(HERE))
 
 from selfassembly.circuits.numpy_engine import SampleLoop  # noqa: E402
