@@ -309,13 +309,13 @@ def claim_folder(path, kind, *, accept=(), flag="--out", command=None, configura
         The command, for messages and the lock file (default ``selfassembly <kind>``).
     configuration : callable, optional
         ``configuration(Path)`` runs under the lock after the folder is created: the caller's check that
-        the folder holds results of the same configuration (it raises :class:`RunFolderError` otherwise).
+        the folder holds results of the same configuration (it raises :class:`~selfassembly.errors.RunFolderError` otherwise).
     echo : callable, optional
         Receives the note when a stale lock was taken over.
 
     Raises
     ------
-    RunFolderError
+    selfassembly.errors.RunFolderError
         A file, a folder of another kind, foreign files, or (from ``configuration``) another configuration.
     FolderBusyError
         Another process holds the folder.

@@ -63,7 +63,7 @@ def training_figures(rows):
     """``{"accuracy.png": bytes, "alignment.png": bytes}`` from metric rows.
 
     Rendering takes most of a second; a sweep has its workers do it, and its
-    client only writes the bytes (:func:`selfassembly.sweep.run_sweep`).
+    client only writes the bytes (:func:`selfassembly.sweep.execute.run_sweep`).
     """
     figures = {}
     presets = list(dict.fromkeys(r["preset"] for r in rows))

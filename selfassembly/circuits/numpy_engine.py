@@ -39,7 +39,7 @@ engines agree draw for draw.
 Weights and signals are float64 by default; ``dtype="float32"`` halves the bytes
 each presentation moves (BLAS's sger instead of dger), within 2e-5 of float64 over
 200 presentations (tests/test_engines.py). Inputs are converted to the loop's type
-once; :meth:`weights` returns float64 either way.
+once; ``weights()`` returns float64 either way.
 
 This module itself imports no Brian2 (importing it through the package
 ``selfassembly.circuits`` does, so the speed benchmark's worker memory includes Brian2).

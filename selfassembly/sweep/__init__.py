@@ -48,9 +48,9 @@ sweep is written into (:func:`~selfassembly.sweep.execute.check_sweep_folder`, t
 Modules
 -------
 :mod:`~selfassembly.sweep.spec`
-    The sweep file and its grid of points (:func:`load_sweep`, :func:`parse_sweep`).
+    The sweep file and its grid of points (:func:`~selfassembly.sweep.spec.load_sweep`, :func:`~selfassembly.sweep.spec.parse_sweep`).
 :mod:`~selfassembly.sweep.execute`
-    What is left to do, the Dask cluster and the client's loop (:func:`run_sweep`).
+    What is left to do, the Dask cluster and the client's loop (:func:`~selfassembly.sweep.execute.run_sweep`).
 :mod:`~selfassembly.sweep.tasks`
     What runs on a worker.
 :mod:`~selfassembly.sweep.table`

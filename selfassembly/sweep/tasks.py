@@ -2,7 +2,7 @@
 
 Dask sends the workers references to these functions (``selfassembly.sweep.tasks.run_task``),
 so the package must be importable where they run. A worker keeps its data set and its
-compiled cpp_standalone binaries between tasks (:data:`_WORKER_STATE`).
+compiled cpp_standalone binaries between tasks (``_WORKER_STATE``).
 """
 from __future__ import annotations
 
