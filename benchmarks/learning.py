@@ -137,7 +137,8 @@ CROSS_GRID = {"four_synapse": [(c, c * r) for c in (0.001, 0.002, 0.004) for r i
               "four_synapse_fixed_u": [(c, DEFAULT_PARAMS["eta_u"]) for c in (0.001, 0.002, 0.004)]}
 #: stage 3: four_synapse's B rule and loop-mirror rate (b_rule, eta_b), around the default that
 #: benchmarks/loop_mirror_tuning.py chose at the default architecture
-B_GRID = {"four_synapse": [(rule, eta_b) for rule in ("both", "loop_mirror") for eta_b in (0.0005, 0.002, 0.005)]}
+B_GRID = {"four_synapse": [(rule, eta_b) for rule in ("both", "loop_mirror")
+                          for eta_b in (0.0002, 0.0005, 0.002, 0.005)]}
 #: ablations that must carry four_synapse's B setting, so that they differ from it only in U and V
 B_MATCHED = ("four_synapse_fixed_u", "four_synapse_fixed_cross")
 VAL_FRACTION = 0.2

@@ -206,7 +206,7 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     the choice, 2 seeds on the full training set, every output; learning happens; a rerun does nothing."""
     monkeypatch.setattr(learning, "GRID", {"eta": (0.002, 0.04), "lam": (1e-4,)})
     monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005)]})  # stage 1's cross rates: no new run
-    monkeypatch.setattr(learning, "B_GRID", {"four_synapse": [("both", 0.002), ("loop_mirror", 0.002)]})  # one new
+    monkeypatch.setattr(learning, "B_GRID", {"four_synapse": [("both", 0.0002), ("loop_mirror", 0.0002)]})  # one new
     out = tmp_path / "learn"
     kw = dict(presets=("backprop", "four_synapse"), seeds=(0, 1), archs={"digits": ["64-12-10", "64-12-12-10"]},
               epochs={"digits": 2}, workers=1, shared_seeds={"digits": (0,)})
@@ -276,7 +276,7 @@ def test_learning_tunes_four_synapse_b_and_keeps_the_ablations_matched(tmp_path)
         ("four_synapse", "both", 0.0005), ("four_synapse_fixed_cross", "both", 0.0005)}
     chosen[key("backprop")] = _result("backprop", 0, 0.9, stage="tune")
     shared = learning.stage_jobs("shared", "digits", ["64-8-10"], presets, 2, chosen, seeds=(0,))
-    assert {(j["b_rule"], j["eta_b"]) for j in shared} == {("loop_mirror", 0.002)}  # the default B
+    assert {(j["b_rule"], j["eta_b"]) for j in shared} == {("both", 0.0002)}  # the default B
     # B's setting names the run's file, and a result of another eta_b is not taken as done
     a = learning._job("test", "digits", "64-8-10", "four_synapse", 0, 2, 0.02, 1e-4, b_rule="both", eta_b=0.0005)
     b = dict(a, eta_b=0.002)

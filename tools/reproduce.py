@@ -121,10 +121,11 @@ def loop_mirror_tuning(folder, m):
     for task, part in m["parts"].items():
         rep, epochs = part["reproduce"], int(part["settings"]["epochs"])
         if task == "classification":
-            got = lm.tuning_row(rep["b_rule"], rep["eta_b"], epochs, data)
-            row = next(r for r in _rows(folder / "tuning.csv")
-                       if r["b_rule"] == rep["b_rule"] and float(r["eta_b"]) == rep["eta_b"])
-            where = f"tuning {rep['b_rule']} eta_b={rep['eta_b']}"
+            seed = int(rep.get("seed", 0))
+            got = lm.tuning_row(rep["b_rule"], rep["eta_b"], epochs, data, seed)
+            row = next(r for r in _rows(folder / "tuning.csv") if r["b_rule"] == rep["b_rule"]
+                       and float(r["eta_b"]) == rep["eta_b"] and int(r.get("seed") or 0) == seed)
+            where = f"tuning {rep['b_rule']} eta_b={rep['eta_b']} seed {seed}"
         else:
             got = lm.recon_row(rep["arch"], rep["eta"], epochs, for_task(data, "reconstruction"))
             row = next(r for r in _rows(folder / "reconstruction.csv")
