@@ -180,11 +180,11 @@ def markdown(rows, layers, ff_layers, manifest_note, check_rows=()):
                   "when MODEL.md's check was made), 10 epochs, seed 0, p = 0.2. MODEL.md: independent masks, cross-stream "
                   "angle 64 deg and U's rule diverged; reciprocal masks, cross-stream angle 7 deg and the hidden layer's "
                   "feedback 18 deg, the top pair 38-43 deg.", "",
-                  "| wiring | status | cross " + " | cross ".join(str(l) for l in layers) + " | cross 1 min | ff "
+                  "| wiring | preset | status | cross " + " | cross ".join(str(l) for l in layers) + " | cross 1 min | ff "
                   + " | ff ".join(str(l) for l in ff_layers) + " | test acc |",
-                  "|" + "---|" * (4 + len(layers) + len(ff_layers))]
+                  "|" + "---|" * (5 + len(layers) + len(ff_layers))]
         for r in check_rows:
-            lines.append(f"| {r['wiring']} | {'diverged' if r['diverged'] else 'done'} | "
+            lines.append(f"| {r['wiring']} | {r['preset']} | {'diverged' if r['diverged'] else 'done'} | "
                          + " | ".join(_fmt(r[f"cross_angle_{l}"]) for l in layers) + f" | {_fmt(r['cross_angle_1_min'])} | "
                          + " | ".join(_fmt(r[f"ff_angle_{l}"]) for l in ff_layers)
                          + f" | {_fmt(r['test_acc_done'], digits=3)} |")
@@ -264,6 +264,19 @@ def plot(rows, layers, ff_layers, path, check_rows=()):
     plt.close(fig)
 
 
+def _sweep_record(sweep_file, sweep_dir, workers):
+    """What a sweep folder's sweep.json says about its last run, and the command that (re)makes it."""
+    import json
+
+    info = {"command": f"selfassembly sweep {sweep_file} --out {sweep_dir} --workers {workers}"}
+    path = Path(sweep_dir) / "sweep.json"
+    if path.is_file():
+        d = json.loads(path.read_text())
+        info.update({k: d.get(k) for k in ("points", "runs", "simulations", "done", "diverged", "unstable", "failed",
+                                           "workers", "wall_time_s")})
+    return info
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sweep-file", default=str(SWEEP_FILE.relative_to(ROOT)), help="the sweep (default: %(default)s)")
@@ -301,8 +314,10 @@ def main(argv=None):
                                          "model_check": None if check is None else {
                                              "swept": check.values, "epochs": check.base.epochs, "lam": check.base.lam,
                                              "b_rule": check.base.b_rule, "seeds": check.seeds}}, started,
-                   sweep_wall_note="wall_s includes the sweep unless --summarise-only (then the sweep's own wall time "
-                                   "is in the sweep folder's sweep.json)")
+                   sweeps={str(d): _sweep_record(f, d, args.workers) for f, d in
+                           [(args.sweep_file, sweep_dir)] + ([(args.check_file, Path(args.check_dir))] if check else [])},
+                   sweep_wall_note="wall_s includes the sweeps unless --summarise-only; each sweep's own wall time "
+                                   "(simulations and verdicts) is under sweeps")
     print(f"wrote {out}")
     return 0
 
