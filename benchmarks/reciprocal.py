@@ -18,7 +18,8 @@ with: lam = 0.02, B's task rule only, 10 epochs, seed 0, p = 0.2), then summaris
     the phase diagram: wiring x p, four_synapse's cross-stream and forward-feedback angles and
     accuracy (cells with diverged runs marked), and the angles against p with the bound.
 ``sweep.csv``, ``sweep.md``, ``phase_<preset>.png``
-    the sweep's own table and figures (selfassembly sweep), copied.
+    the sweep's own table (copied) and figures (drawn again from its folder, as ``selfassembly sweep``
+    draws them).
 ``manifest.json``
     how to make it again.
 
@@ -264,6 +265,20 @@ def plot(rows, layers, ff_layers, path, check_rows=()):
     plt.close(fig)
 
 
+def sweep_figures(sweep, sweep_dir, out):
+    """The sweep's own phase diagrams (``phase_<preset>.png``, as ``selfassembly sweep`` draws them: cells that
+    diverged say so), from its point folders and the verdicts in its sweep.csv (not computed again)."""
+    from selfassembly.sweep import sweep_rows
+    from selfassembly.sweep.plots import write_sweep_figures
+
+    with (Path(sweep_dir) / "sweep.csv").open() as fh:
+        verdicts = {(r["point"], r["preset"]): r["verdict"] for r in csv.DictReader(fh)}
+    rows = sweep_rows(sweep, sweep_dir, verdicts=False)
+    for r in rows:
+        r["verdict"] = verdicts.get((r["point"], r["preset"]), "")
+    return write_sweep_figures(sweep, rows, out)
+
+
 def _sweep_record(sweep_file, sweep_dir, workers):
     """What a sweep folder's sweep.json says about its last run, and the command that (re)makes it."""
     import json
@@ -305,9 +320,10 @@ def main(argv=None):
     note = f"`python benchmarks/reciprocal.py` (sweep `{args.sweep_file}`; manifest.json)"
     atomic_write_text(out / "table.md", markdown(rows, layers, ff_layers, note, check_rows))
     plot(rows, layers, ff_layers, out / "phase.png", check_rows)
-    for name in ["sweep.csv", "sweep.md", *sorted(p.name for p in sweep_dir.glob("phase_*.png"))]:
+    for name in ["sweep.csv", "sweep.md"]:
         if (sweep_dir / name).is_file():
             shutil.copyfile(sweep_dir / name, out / name)
+    sweep_figures(sweep, sweep_dir, out)
     write_manifest(out, __file__, argv, {**vars(args), "presets": sweep.presets, "epochs": sweep.base.epochs,
                                          "sizes": sweep.base.sizes, "seeds": sweep.seeds,
                                          "swept": sweep.values, "engine": sweep.base.engine,

@@ -352,3 +352,25 @@ def test_committed_sweep_shows_divergence_and_reciprocal_assembly():
     manifest = json.loads((RESULTS / "manifest.json").read_text())
     assert manifest["command"].startswith("python benchmarks/reciprocal.py")
     assert "| 0.2 | independent | four_synapse | 0/3 |" in (RESULTS / "table.md").read_text()
+
+
+def test_phase_diagram_says_where_runs_diverged(monkeypatch, tmp_path):
+    """A sweep's phase diagram writes 'diverged k/n' in cells whose runs diverged (not a blank cell), and
+    names the empty value of reciprocal_to."""
+    from selfassembly.sweep import group_stats
+    from selfassembly.sweep import plots
+
+    sweep = parse_sweep(parse_toml((ROOT / "examples" / "sweep_reciprocal.toml").read_text(), "s.toml"))
+    rows = []
+    for p in sweep.points:
+        for preset in sweep.presets:
+            diverged = preset == "four_synapse" and p.values["connectivity.V.reciprocal_to"] == ""
+            rows.append({"group": p.group, "preset": preset, **p.values, "status": "diverged" if diverged else "done",
+                         "final_test_acc": "" if diverged else 0.9, "acc_minus_reference": "" if diverged else 0.0,
+                         "ff_angle_worst": 80.0 if diverged else 40.0, "verdict": ""})
+    figures = []
+    monkeypatch.setattr(plots, "_save", lambda fig, path: figures.append(fig) or path)
+    plots.plot_phase_diagram(sweep, group_stats(sweep, rows), "four_synapse", tmp_path / "phase.png")
+    texts = [t.get_text() for ax in figures[0].axes for t in ax.texts]
+    assert texts.count("diverged 3/3") == 6  # 3 values of p, 2 panels
+    assert '""' in [t.get_text() for t in figures[0].axes[0].get_xticklabels()]

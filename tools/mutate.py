@@ -538,6 +538,9 @@ MUTANTS = [
       "        if min(u[\"p\"], v[\"p\"]) < 1 and not (u.get(\"reciprocal_to\") or v.get(\"reciprocal_to\")):",
       "        if False:", [T_RC, "-k", "divergence_message"],
       "the divergence message does not name independent sparse masks"),
+    M("rc-phase-diagram-blank-divergence", "selfassembly/sweep/plots.py",
+      "            notes[i, j] = cell_note(s)", '            notes[i, j] = ""', [T_RC, "-k", "phase_diagram"],
+      "a phase-diagram cell whose runs all diverged is left blank"),
 ]
 
 
