@@ -149,8 +149,8 @@ def _fmt(m, h=float("nan"), digits=1):
 def markdown(rows, layers, ff_layers, manifest_note, check_rows=()):
     top = layers[-1]
     lines = ["# Reciprocal against independent sparse cross-stream wiring", "",
-             "four_synapse and its matched ablations on digits (64-128-128-10, tanh/softmax, the default run's rates, "
-             "5 epochs, numpy engine), U and V sparse at p; V's mask independent of U's, or U's transposed "
+             "four_synapse and its matched ablations on digits (64-128-128-10, tanh/softmax, the default run's rates "
+             "with B's loop mirror at eta_b = 0.002, 5 epochs, numpy engine), U and V sparse at p; V's mask independent of U's, or U's transposed "
              "(`[connectivity.V] reciprocal_to = \"U\"`). Means over seeds 0-2 with 95 % t-intervals. Angles in "
              "degrees; a diverged run's angles are those of its last finite snapshot. `bound`: arccos(sqrt(p)), the "
              "smallest cross-stream angle independent masks allow. `min` is the smallest over training.", "",
