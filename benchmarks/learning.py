@@ -40,11 +40,13 @@ architectures are not all tuned (:data:`TUNE_ARCHS`: MNIST classification is tun
 to fit the compute), the others take the setting chosen at the tuned one.
 
 Every run is a task on dask.distributed (a LocalCluster with ``--workers`` processes, or
-``--scheduler ADDRESS``, as ``selfassembly sweep``). It trains with the sample-clocked
-equations of MODEL.md in :class:`selfassembly.circuits.numpy_engine.SampleLoop` (the numpy
-engine, which the tests hold equal to :mod:`selfassembly.circuits.reference` and to the Brian2
-circuit step by step); the workers load the data themselves from ``--mnist DIR`` or the data
-file (the same path on every machine).
+``--scheduler ADDRESS``, as ``selfassembly sweep``): the package's
+:func:`selfassembly.sweep.learning_run.train_run`, so a worker needs only the package installed.
+It trains with the sample-clocked equations of MODEL.md in
+:class:`selfassembly.circuits.numpy_engine.SampleLoop` (the numpy engine, which the tests hold
+equal to :mod:`selfassembly.circuits.reference` and to the Brian2 circuit step by step); the
+workers load the data themselves from ``--mnist DIR`` or the data file (the same path on every
+machine).
 
 Outputs under OUT (default ``benchmarks/results/learning``), rewritten after each stage:
 
@@ -83,30 +85,25 @@ import functools
 import itertools
 import json
 import math
-import os
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import numpy as np
 
+from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles
+from selfassembly.analysis.statistics import t_interval
+from selfassembly.analysis.verdict import N_DRAWS, random_null, seed_verdicts
+from selfassembly.datasets import file_sha256, is_data_file
+from selfassembly.io import atomic_savez, atomic_write_text, write_csv, write_json
+from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, PRESETS
+from selfassembly.sweep import start_client
+# what a run computes, on a worker: the package's, so that the workers need only the package
+from selfassembly.sweep.learning_run import (TARGET, VAL_FRACTION, VAL_SEED, parse_arch, split,  # noqa: F401
+                                             train_run)
+from selfassembly.sweep.learning_run import load_data as _data
+
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # the workers import this file as a module (and learning_plots beside it)
-    sys.path.insert(0, str(HERE))
-
-from selfassembly.circuits.numpy_engine import SampleLoop  # noqa: E402
-
-from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles  # noqa: E402
-from selfassembly.analysis.verdict import N_DRAWS, random_null, seed_verdicts  # noqa: E402
-from selfassembly.circuits import reference as ref  # noqa: E402
-from selfassembly.circuits.connectivity import initial_weights  # noqa: E402
-from selfassembly.datasets import file_sha256, is_data_file, load_dataset  # noqa: E402
-from selfassembly.io import atomic_savez, atomic_write_text, write_csv, write_json  # noqa: E402
-from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, PRESETS, make_preset  # noqa: E402
-from selfassembly.plasticity.rules import B_RULES  # noqa: E402
-from selfassembly.analysis.statistics import t_interval  # noqa: E402
-from selfassembly.sweep import start_client  # noqa: E402
 
 __all__ = ["parse_arch", "arch_name", "dataset_label", "split", "train_run", "choose", "stage_jobs", "summarize",
            "run_benchmark", "ARCHS", "RECON_ARCHS", "GRID", "CROSS_GRID", "B_GRID", "EPOCHS", "TASKS"]
@@ -140,33 +137,14 @@ CROSS_GRID = {"four_synapse": [(c, c * r) for c in (0.001, 0.002, 0.004) for r i
 B_GRID = {"four_synapse": [(rule, eta_b) for rule in ("both", "loop_mirror") for eta_b in (0.0005, 0.002, 0.005)]}
 #: ablations that must carry four_synapse's B setting, so that they differ from it only in U and V
 B_MATCHED = ("four_synapse_fixed_u", "four_synapse_fixed_cross")
-VAL_FRACTION = 0.2
-VAL_SEED = 12345
 TUNE_SEED = 0
 SEEDS = (0, 1, 2, 3, 4)
 #: seeds of the shared-setting stage (MNIST: none, to fit the compute of one session on 2 cores)
 SHARED_SEEDS = {"digits": SEEDS, "mnist": ()}
 SCORE_EPOCHS = 3
-TARGET = "numpy engine (selfassembly.circuits.numpy_engine.SampleLoop, sample-clocked), float64, 1 thread"
 #: what a job's setting is: the rates of W (and B's task rule), of U and V, and B's rule with its rate
 PARAMS = ("eta", "lam", "eta_c", "eta_u", "b_rule", "eta_b")
 STAGES = ("tune", "tune_cross", "tune_b", "tune_match", "test", "shared")
-
-
-def parse_arch(text):
-    """``"64-128-10"`` -> ``[64, 128, 10]``.
-
-    >>> parse_arch("784-256-256-10")
-    [784, 256, 256, 10]
-    """
-    try:
-        sizes = [int(x) for x in str(text).replace(",", "-").split("-") if x.strip()]
-    except ValueError:
-        raise ValueError(f"an architecture is layer sizes joined by '-', like 64-128-10; got {text!r}") from None
-    if len(sizes) < 3 or min(sizes) < 1:
-        raise ValueError(f"an architecture needs an input, at least one hidden and an output layer of positive "
-                         f"size; got {text!r}")
-    return sizes
 
 
 def arch_name(sizes):
@@ -199,111 +177,6 @@ def dataset_slug(dataset):
 
 def is_error_task(task):
     return task in ERROR_TASKS
-
-
-@functools.lru_cache(maxsize=2)
-def _data(dataset, mnist_dir, label_column=""):
-    return load_dataset(dataset, 0.2, 0, mnist_dir=mnist_dir, label_column=label_column)
-
-
-def split(n_train):
-    """Indices (fit, validation) of the tuning split: a fixed permutation, the last 20% held out.
-
-    >>> fit, val = split(10)
-    >>> len(fit), len(val), sorted(set(fit) | set(val)) == list(range(10))
-    (8, 2, True)
-    """
-    perm = np.random.default_rng(VAL_SEED).permutation(n_train)
-    n_val = int(round(VAL_FRACTION * n_train))
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _record(weights, X, Y, epoch, seconds, output="softmax"):
-    finite = all(np.all(np.isfinite(w)) for w in weights.values())
-    if not finite:
-        return None
-    loss, acc = ref.evaluate(weights, X, Y, "tanh", output)
-    ff = forward_feedback_angles(weights)
-    cross = cross_stream_angles(weights)
-    rec = {"epoch": epoch, "loss": round(float(loss), 5)}
-    if output == "softmax":
-        rec["acc"] = round(acc, 5)
-    else:  # squared error per sample, summed over the outputs: 2 x the loss 0.5 ||r - y||^2
-        if not math.isfinite(loss):
-            return None
-        rec["error"] = round(2 * float(loss), 5)
-    return dict(rec, ff_angle=round(float(np.mean(list(ff.values()))), 3) if ff else 0.0,
-                ff_angle_worst=round(float(max(ff.values())), 3) if ff else 0.0,
-                cross_angle=round(float(np.mean(list(cross.values()))), 3), seconds=round(seconds, 2))
-
-
-def _rules(job):
-    """The job's rule set; B's rule is set only where the preset's B is plastic."""
-    plastic = PRESETS[job["preset"]][0] in B_RULES
-    return make_preset(job["preset"], eta=job["eta"], lam=job["lam"], eta_c=job["eta_c"], eta_u=job["eta_u"],
-                       eta_b=job["eta_b"], b_rule=job["b_rule"] if plastic else None)
-
-
-def train_run(job, mnist_dir=None):
-    """Train one run of ``job`` (a dict: stage, dataset, task, arch, preset, the setting :data:`PARAMS`,
-    seed, epochs).
-
-    Stages ``tune`` fit on the 80% and evaluate on the validation 20%; ``test`` and ``shared``
-    fit on the whole training set and evaluate on the test set. Seed k fixes the initial
-    weights, the presentation order (a fresh permutation per epoch) and the spontaneous
-    activity, the same for every preset. Returns the job with ``status`` (done | diverged),
-    ``curve`` (one record per epoch, epoch 0 before training), ``final_acc`` (classification) or
-    ``final_error`` and ``mean_predictor_error`` (the squared-error tasks), ``wall_s``, and for
-    test runs that finished, ``final_weights`` (arrays; :func:`run_jobs` saves them as .npz).
-    """
-    try:  # one thread per run: the runs are the parallelism
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        pass
-    t0 = time.perf_counter()
-    task = job.get("task", "classification")
-    data = _data(job["dataset"], mnist_dir, job.get("label_column", ""))
-    if (task == "classification") != (data.task == "classification") and task != "reconstruction":
-        raise ValueError(f"{job['dataset']} holds {data.task} targets, not {task} ones; use the task "
-                         f"{data.task!r} (or 'reconstruction')")
-    if job["stage"] == "tune":
-        fit, val = split(len(data.X_train))
-        Xf, Yf, Xe, Ye = data.X_train[fit], data.Y_train[fit], data.X_train[val], data.Y_train[val]
-    else:
-        Xf, Yf, Xe, Ye = data.X_train, data.Y_train, data.X_test, data.Y_test
-    if task == "reconstruction":  # target = input
-        Yf, Ye = Xf, Xe
-    sizes = parse_arch(job["arch"])
-    if sizes[0] != Xf.shape[1] or sizes[-1] != Yf.shape[1]:
-        raise ValueError(f"architecture {job['arch']} does not fit {job['dataset']} ({task}): it needs "
-                         f"{Xf.shape[1]} inputs and {Yf.shape[1]} outputs")
-    output = "softmax" if task == "classification" else "linear"
-    rules = _rules(job)
-    weights, _ = initial_weights(sizes, rules, seed=job["seed"])
-    loop = SampleLoop(sizes, rules, weights, "tanh", output)
-    order_rng, noise_rng = np.random.default_rng([job["seed"], 1]), np.random.default_rng([job["seed"], 2])
-    curve, status = [_record(loop.weights(), Xe, Ye, 0, 0.0, output)], "done"
-    with np.errstate(all="ignore"):  # divergence is detected below, not warned about
-        for epoch in range(1, job["epochs"] + 1):
-            loop.train(Xf, Yf, order_rng.permutation(len(Xf)), noise_rng)
-            rec = _record(loop.weights(), Xe, Ye, epoch, time.perf_counter() - t0, output)
-            if rec is None:
-                status = "diverged"
-                break
-            curve.append(rec)
-    done = status == "done"
-    result = dict(job, status=status, curve=curve, wall_s=round(time.perf_counter() - t0, 2), n_fit=len(Xf),
-                  n_eval=len(Xe), target=TARGET)
-    if task == "classification":
-        result["final_acc"] = curve[-1]["acc"] if done else None
-    else:
-        result["final_error"] = curve[-1]["error"] if done else None
-        result["final_acc"] = None
-        result["mean_predictor_error"] = round(float(np.mean(np.sum((Ye - Yf.mean(axis=0)) ** 2, axis=1))), 5)
-    if done and job["stage"] == "test":
-        result["final_weights"] = loop.weights()
-    return result
 
 
 def score(result):
@@ -882,8 +755,6 @@ def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets
     if report_only:
         return write_report(out, walk(), presets, labels)
     t0 = time.perf_counter()
-    # local workers import this module from here (remote ones need it on their path)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     client, cluster, n, _ = start_client(workers, scheduler)
     echo(f"dask: {n} workers" + (f", dashboard {client.dashboard_link}" if cluster is not None else ""))
     try:
@@ -950,6 +821,4 @@ def main(argv=None):
 
 
 if __name__ == "__main__":
-    import learning  # run as the module, so that Dask sends the workers references, not copies
-
-    learning.main()
+    main()

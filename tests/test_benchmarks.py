@@ -201,6 +201,24 @@ def test_learning_run_diverges_cleanly():
     assert learning.score(result) == -np.inf
 
 
+def test_learning_workers_need_only_the_package(tmp_path):
+    """What learning.py submits to its Dask workers unpickles in a fresh Python that has the package
+    but not benchmarks/ on its path (a remote worker): the run is the package's, not the script's."""
+    import subprocess
+
+    import cloudpickle
+
+    payload = tmp_path / "task.pkl"
+    payload.write_bytes(cloudpickle.dumps(learning.train_run))
+    code = ("import pickle, sys; f = pickle.load(open(sys.argv[1], 'rb')); "
+            "assert not any(p.rstrip('/').endswith('benchmarks') for p in sys.path), sys.path; print(f.__module__)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code, str(payload)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "selfassembly.sweep.learning_run"
+
+
 def test_learning_protocol_tiny(tmp_path, monkeypatch):
     """The whole protocol on a tiny grid through a 1-worker LocalCluster: tuning on the validation split,
     the choice, 2 seeds on the full training set, every output; learning happens; a rerun does nothing."""

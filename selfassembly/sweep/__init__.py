@@ -53,6 +53,8 @@ Modules
     What is left to do, the Dask cluster and the client's loop (:func:`~selfassembly.sweep.execute.run_sweep`).
 :mod:`~selfassembly.sweep.tasks`
     What runs on a worker.
+:mod:`~selfassembly.sweep.learning_run`
+    What runs on a worker for ``benchmarks/learning.py``: one training run of its protocol.
 :mod:`~selfassembly.sweep.table`
     ``sweep.csv``, the verdict of each point, ``sweep.md``, ``selfassembly inspect SWEEP_DIR``.
 :mod:`~selfassembly.sweep.plots`
