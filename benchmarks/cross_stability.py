@@ -48,7 +48,7 @@ from selfassembly.circuits.numpy_engine import SampleLoop
 from selfassembly.datasets import load_dataset
 from selfassembly.experiment import presentation_order
 from selfassembly.io import atomic_write_text, write_csv
-from selfassembly.manifest import write_manifest
+from selfassembly.manifest import earlier_calls, write_manifest
 from selfassembly.plasticity import DEFAULT_PARAMS
 from selfassembly.plasticity.presets import make_preset
 
@@ -155,6 +155,7 @@ def main(argv=None):
     path = out / "scan.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {row_key(r) for r in rows}
+    earlier = earlier_calls(out) if rows else []  # a resumed scan: the calls that made the rows already there
     data = load_dataset("digits", 0.2, 0)
     if args.quick:
         data.X_train, data.Y_train = data.X_train[:200], data.Y_train[:200]
@@ -177,7 +178,8 @@ def main(argv=None):
                                          "dataset": "digits", "grid": grid(args.quick)}, started,
                    reproduce={"cell": {"arch": "64-128-128-10", "f": "tanh", "eta_c": 0.002, "ratio": 0.25, "seed": 0},
                               "compare": ["test_acc", "ff_angle_max"], "tolerance": {"test_acc": 0.0005,
-                                                                                   "ff_angle_max": 0.05}})
+                                                                                   "ff_angle_max": 0.05}},
+                   **({"earlier_calls": earlier} if earlier else {}))
     print(f"wrote {path} and {out / 'scan.md'}")
 
 

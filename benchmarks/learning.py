@@ -85,6 +85,7 @@ import functools
 import itertools
 import json
 import math
+import sys
 import time
 import uuid
 from pathlib import Path
@@ -96,6 +97,7 @@ from selfassembly.analysis.statistics import t_interval
 from selfassembly.analysis.verdict import N_DRAWS, random_null, seed_verdicts
 from selfassembly.datasets import file_sha256, is_data_file
 from selfassembly.io import atomic_savez, atomic_write_text, write_csv, write_json
+from selfassembly.manifest import MANIFEST, earlier_calls, write_manifest
 from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, PRESETS
 from selfassembly.sweep import start_client
 # what a run computes, on a worker: the package's, so that the workers need only the package
@@ -266,8 +268,9 @@ def _load_done(out, job):
     return result
 
 
-def run_jobs(jobs, out, client, mnist_dir=None, echo=print):
-    """Run every job not done yet on ``client`` (longest first); write each result as it comes."""
+def run_jobs(jobs, out, client, mnist_dir=None, echo=print, tally=None):
+    """Run every job not done yet on ``client`` (longest first); write each result as it comes.
+    ``tally["trained"]`` (where given) counts the jobs run."""
     results, todo = {}, []
     for job in jobs:
         done = _load_done(out, job)
@@ -275,6 +278,8 @@ def run_jobs(jobs, out, client, mnist_dir=None, echo=print):
             results[job_path(out, job)] = done
         else:
             todo.append(job)
+    if tally is not None:
+        tally["trained"] = tally.get("trained", 0) + len(todo)
     if not todo:
         return list(results.values())
     from dask.distributed import as_completed
@@ -720,13 +725,16 @@ def check_archs(dataset, task, archs, data):
 
 def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets=PRESET_NAMES, seeds=SEEDS,
                   archs=None, epochs=None, workers=None, scheduler=None, shared_seeds=SHARED_SEEDS, echo=print,
-                  report_only=False, tasks=("classification",), label_column=""):
+                  report_only=False, tasks=("classification",), label_column="", argv=None):
     """Run the whole protocol (every stage, every data set and task) and write the report; resumes from OUT/runs.
 
     ``datasets`` are names (digits, mnist) or data files' paths (.npz, .csv; a CSV's labels are in
     ``label_column``), whose architectures must be given in ``archs``. ``archs`` and ``epochs``
     are keyed by (dataset, task), or by dataset for classification. With ``report_only``
-    nothing is trained: the report is written from the runs found."""
+    nothing is trained: the report is written from the runs found. With ``argv`` (the command
+    line's arguments; :func:`main` gives them) OUT/manifest.json is written too
+    (:func:`write_learning_manifest`)."""
+    started = time.time()
     if REFERENCE not in presets:
         raise ValueError(f"the benchmark compares with {REFERENCE}: keep it among the presets")
     for t in tasks:
@@ -752,13 +760,29 @@ def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets
               for d in datasets}
     walk = functools.partial(protocol, problems, out, presets, seeds, arch_of, epochs_of, shared_seeds, echo=echo,
                              data=data)
+    settings = {"datasets": list(datasets), "labels": labels, "mnist_dir": mnist_dir, "label_column": label_column,
+                "tasks": list(tasks), "presets": list(presets), "seeds": list(seeds),
+                "shared_seeds": {d: list(shared_seeds.get(d, seeds)) for d in datasets},
+                "archs": {f"{d} {t}": a for (d, t), a in arch_of.items()},
+                "epochs": {f"{d} {t}": e for (d, t), e in epochs_of.items()},
+                "grid": {d: DATASET_GRID.get(d, GRID) for d in datasets}, "cross_grid": CROSS_GRID, "b_grid": B_GRID,
+                "b_matched": B_MATCHED, "tune_archs": {d: TUNE_ARCHS.get(d) for d in datasets},
+                "val_fraction": VAL_FRACTION, "val_seed": VAL_SEED, "tune_seed": TUNE_SEED,
+                "score_epochs": SCORE_EPOCHS, "target": TARGET, "default_params": DEFAULT_PARAMS,
+                "data_files": data, "workers": workers, "scheduler": scheduler, "report_only": report_only}
+    manifest = functools.partial(write_learning_manifest, out, argv, settings, started, problems, presets, labels)
     if report_only:
-        return write_report(out, walk(), presets, labels)
+        results = walk()
+        summary = write_report(out, results, presets, labels)
+        if argv is not None:
+            manifest(results, summary, trained=0, workers_used=0)
+        return summary
     t0 = time.perf_counter()
     client, cluster, n, _ = start_client(workers, scheduler)
     echo(f"dask: {n} workers" + (f", dashboard {client.dashboard_link}" if cluster is not None else ""))
+    tally = {"trained": 0}
     try:
-        results = walk(run=lambda jobs: run_jobs(jobs, out, client, mnist_dir, echo),
+        results = walk(run=lambda jobs: run_jobs(jobs, out, client, mnist_dir, echo, tally),
                        report=lambda results: write_report(out, results, presets, labels))
     finally:
         client.close()
@@ -766,7 +790,72 @@ def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets
             cluster.close()
     wall = f"{(time.perf_counter() - t0) / 60:.1f} min on {n} workers (this call)"
     echo(f"done: {wall}")
-    return write_report(out, results, presets, labels, wall)
+    summary = write_report(out, results, presets, labels, wall)
+    if argv is not None:
+        manifest(results, summary, trained=tally["trained"], workers_used=n)
+    return summary
+
+
+#: what ``make reproduce`` compares of the slice: seeds.csv holds the value rounded to 5 decimals,
+#: and the numpy engine is deterministic on one machine, so half the last printed digit
+SLICE_TOLERANCE = {"test_acc": 5e-6, "test_error": 5e-6}
+
+
+def reproduce_slice(results, summary, problems, presets, labels, mnist_dir=None, data=None):
+    """The slice ``make reproduce`` reruns: on the first problem (digits first) and its first
+    architecture, the first seed's test runs of backprop and four_synapse (where run) at their tuned settings.
+
+    Returns None when there is no such test run (nothing was trained to the end)."""
+    problems = sorted(problems, key=lambda p: (p[0] != "digits", TASKS.index(p[1])))
+    by_label = {labels.get(d, d): d for d, _ in problems}
+    for dataset, task in problems:
+        rows = [r for r in summary if r["setting"] == "tuned" and by_label.get(r["dataset"]) == dataset
+                and r["task"] == task and r["preset"] in (REFERENCE, FOCUS)]
+        for arch in dict.fromkeys(r["arch"] for r in rows):
+            runs = []
+            for r in (r for r in rows if r["arch"] == arch):
+                test = sorted((x for x in results if x["stage"] == "test" and x["dataset"] == dataset
+                               and x.get("task", "classification") == task and x["arch"] == arch
+                               and x["preset"] == r["preset"] and x["status"] == "done"
+                               and all(x[k] == r[k] for k in PARAMS)), key=lambda x: x["seed"])
+                if test:
+                    runs.append({"preset": r["preset"], "seed": test[0]["seed"], "epochs": test[0]["epochs"],
+                                 **{k: test[0][k] for k in PARAMS}})
+            if runs:
+                key = "test_error" if is_error_task(task) else "test_acc"
+                return {"stage": "test", "dataset": dataset, "label": labels.get(dataset, dataset), "task": task,
+                        "arch": arch, "mnist_dir": mnist_dir if dataset == "mnist" else None,
+                        "data": (data or {}).get(dataset), "runs": runs, "compare": [key],
+                        "tolerance": {key: SLICE_TOLERANCE[key]}}
+    return None
+
+
+def write_learning_manifest(out, argv, settings, started, problems, presets, labels, results, summary, trained,
+                            workers_used):
+    """OUT/manifest.json (:func:`selfassembly.manifest.write_manifest`): the command, the code version,
+    every setting (the arguments resolved, the grids, the model's default parameters), the wall
+    time of this call with the runs it trained and the runs the report holds, the machine, and
+    :func:`reproduce_slice`.
+
+    A call that resumed (some runs were already there) keeps the earlier calls' records in
+    ``earlier_calls``. A call that trained nothing (``--report-only``, or a rerun with every run
+    done) leaves an existing manifest as it is; where there is none it writes one and says so (the
+    runs' own command is then the same one without ``--report-only``). Returns the manifest, or
+    None when left as is."""
+    out = Path(out)
+    if not trained and (out / MANIFEST).is_file():
+        return None
+    resumed = len(results) > trained
+    extra = {"runs": {"in_report": len(results), "trained_this_call": trained, "workers": workers_used}}
+    if resumed and trained and (earlier := earlier_calls(out)):
+        extra["earlier_calls"] = earlier
+    if not trained:
+        extra["notes"] = ["written by a call that trained nothing (--report-only, or every run already done): the "
+                          "runs under runs/ were made by the same command without --report-only (this manifest's "
+                          "settings) in calls not recorded here; their wall times are in seeds.csv and tuning.csv"]
+    slice_ = reproduce_slice(results, summary, problems, presets, labels, settings["mnist_dir"],
+                             settings["data_files"])
+    return write_manifest(out, __file__, argv, settings, started, reproduce=slice_, **extra)
 
 
 def _merge(old, new):
@@ -815,7 +904,7 @@ def main(argv=None):
         mnist = str(Path(args.mnist).resolve()) if args.mnist else None  # the workers' working folder may differ
         run_benchmark(datasets, args.out, mnist, args.presets, tuple(range(args.seeds)), archs=archs,
                       workers=args.workers, scheduler=args.scheduler, report_only=args.report_only, tasks=tasks,
-                      label_column=args.label_column)
+                      label_column=args.label_column, argv=list(sys.argv[1:] if argv is None else argv))
     except ValueError as exc:  # DataError is one: a bad file or architecture, said in one line
         parser.exit(2, f"learning.py: error: {exc}\n")
 

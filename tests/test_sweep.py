@@ -215,6 +215,52 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
     assert "| eta_c | eta_u | preset | seeds |" in md and md.count("| four_synapse |") == 4
 
 
+def _reproduce_tool():
+    """tools/reproduce.py as a module (``make reproduce``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reproduce_tool", EXAMPLES.parent / "tools" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_sweep_records_its_manifest_and_its_slice_reproduces(swept, tmp_path):
+    """manifest.json: the exact command, every setting with its default resolved, this call's counts and
+    wall time; `make reproduce` reruns its slice (one point's four_synapse run) and finds it equal to
+    sweep.csv, and a planted difference of one test image in sweep.csv is reported as DRIFTED."""
+    from selfassembly.io import to_jsonable
+    from selfassembly.manifest import read_manifest
+
+    out = swept[0]
+    m = read_manifest(out)
+    assert m["command"].startswith(f"selfassembly sweep {QUICK} --quick --scheduler tcp://")
+    assert m["command"].endswith(f" --out {out}")
+    s = load_sweep(QUICK, quick=True)
+    assert m["settings"]["configuration"] == to_jsonable(s.base.to_dict())  # every section, defaults resolved
+    assert m["settings"]["configuration"]["circuit"]["sizes"] == [64, 24, 24, 10]  # --quick, resolved
+    assert m["settings"]["values"] == s.values and m["settings"]["seeds"] == [0, 1] and m["settings"]["quick"]
+    assert m["this_call"]["ran"] == 40 and m["this_call"]["simulations"] == 18 and m["wall_s"] > 0
+    assert m["reproduce"]["point"] == s.points[0].id and m["reproduce"]["preset"] == "four_synapse"
+    tool = _reproduce_tool()
+    assert tool._script(m) == "sweep"
+    copy = tmp_path / "committed"  # what a committed copy keeps: no points/
+    copy.mkdir()
+    for name in ("manifest.json", "sweep.toml", "sweep.csv"):
+        shutil.copy(out / name, copy / name)
+    status, comparisons, _ = tool.check(copy)
+    assert status == "REPRODUCED" and [c[0].split()[-1] for c in comparisons] == ["final_test_acc", "ff_angle_worst"]
+    rows = _rows(copy / "sweep.csv")
+    row = next(r for r in rows if r["point"] == s.points[0].id and r["preset"] == "four_synapse")
+    row["final_test_acc"] = repr(float(row["final_test_acc"]) + 1 / 48)  # one of --quick's 48 test images
+    with open(copy / "sweep.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    status, comparisons, _ = tool.check(copy)
+    assert status == "DRIFTED" and [c[-1] for c in comparisons] == [False, True]
+
+
 def test_killed_worker_loses_no_point(swept):
     out, marker, code = swept
     assert marker.is_file(), "no worker was killed: the plugin did not fire"
@@ -228,11 +274,12 @@ def test_killed_worker_loses_no_point(swept):
 
 def test_rerun_has_nothing_left_to_do(swept, capsys):
     out, _, _ = swept
-    before = _rows(out / "sweep.csv")
+    before, manifest = _rows(out / "sweep.csv"), (out / "manifest.json").read_bytes()
     assert main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "40 already done, 0 to do" in text and "dask:" not in text  # no cluster started
     assert _rows(out / "sweep.csv") == before
+    assert (out / "manifest.json").read_bytes() == manifest  # the call that made the results stays recorded
 
 
 def test_done_is_verified_by_loading(swept, tmp_path, capsys):
@@ -247,6 +294,13 @@ def test_done_is_verified_by_loading(swept, tmp_path, capsys):
     # the same ids without --quick are other configurations: refused before anything runs
     assert main(["sweep", str(QUICK), "--out", str(out)]) == 2
     assert "holds a sweep of a different configuration" in capsys.readouterr().err
+    # resuming reruns the broken run; the manifest keeps the first call as an earlier one
+    first = json.loads((out / "manifest.json").read_text())
+    assert main(["sweep", str(QUICK), "--quick", "--workers", "1", "--out", str(out)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["this_call"]["ran"] == 1 and m["this_call"]["skipped"] == 39
+    assert m["command"].endswith(f"--workers 1 --out {out}")
+    assert [c["command"] for c in m["earlier_calls"]] == [first["command"]]
 
 
 def test_groups_and_verdicts(swept, capsys):
