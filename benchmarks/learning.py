@@ -65,6 +65,10 @@ Outputs under OUT (default ``benchmarks/results/learning``), rewritten after eac
     predictor's error and the share of feedback alignment's gap to backprop closed) over seeds,
     the paired difference to backprop (same seed) with its 95% t-interval, the ``verdict``, the
     chosen setting, epochs and wall time.
+``manifest.json``
+    the command, code version, every setting (the grids and the model's default parameters
+    included), this call's wall time and runs, the machine, and the slice ``make reproduce``
+    reruns (:func:`write_learning_manifest`).
 ``<dataset>_curves.png``, ``<dataset>_diff.png``, ``<dataset>_tuning.png``, ``<dataset>_tradeoff.png``
     classification: test accuracy and forward-feedback angle over training (mean and sd band over
     seeds); the paired differences to backprop with their intervals; stage 1's validation

@@ -39,7 +39,8 @@ Run::
     .venv/bin/python benchmarks/speed.py            # about 15 minutes on 2 cores, most of it compiling
     .venv/bin/python benchmarks/speed.py --quick    # seconds: small circuit, numpy targets only
 
-Writes ``speed.json`` (every measurement), ``speed.csv`` and ``speed.md`` to
+Writes ``speed.json`` (every measurement), ``speed.csv``, ``speed.md`` and ``manifest.json``
+(the command, code version, options and wall time: :func:`write_speed_manifest`) to
 ``--out`` (default ``benchmarks/results/speed``); build folders and caches go to
 ``--work`` (default ``benchmarks/results/speed/work``, not committed).
 """
@@ -581,7 +582,7 @@ def write_speed_manifest(out, args, started, params, rerun):
     from selfassembly.manifest import write_manifest
 
     options = {k: v for k, v in vars(args).items() if k not in WORKER_OPTIONS and k != "argv"}
-    settings = {**options, "params": params, "cpp_rerun_params": rerun, "dynamic": DYN,
+    settings = {**options, "timed_run_params": params, "cpp_rerun_params": rerun, "dynamic": DYN,
                 "numpy_engine_repeats": NUMPY_REPEATS, "numpy_engine_dtypes": NUMPY_ENGINE}
     return write_manifest(out, __file__, getattr(args, "argv", None), settings, started,
                           reproduce={"timing": True, "why": "times per presentation depend on the machine and its "

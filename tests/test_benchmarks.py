@@ -568,7 +568,8 @@ def test_speed_benchmark_quick(tmp_path):
     assert m["command"] == f"python benchmarks/speed.py --quick --out {tmp_path / 's'}"
     st = m["settings"]
     assert st["sizes"] == [[64, 32, 32, 10]] and st["presentations"] == 200 and st["rounds"] == 1 and st["quick"]
-    assert st["targets"] == ["numpy_engine", "numpy_engine_float32", "numpy"] and st["params"] == {"eta": 0.02, "lam": 0.02}
+    assert st["targets"] == ["numpy_engine", "numpy_engine_float32", "numpy"]
+    assert st["timed_run_params"] == {"eta": 0.02, "lam": 0.02}
     assert not set(speed.WORKER_OPTIONS) & set(st) and m["reproduce"]["timing"] and m["wall_s"] > 0
 
 

@@ -261,6 +261,30 @@ def test_the_sweep_records_its_manifest_and_its_slice_reproduces(swept, tmp_path
     assert status == "DRIFTED" and [c[-1] for c in comparisons] == [False, True]
 
 
+def test_sweep_manifest_is_kept_by_a_call_that_ran_nothing_and_extended_by_a_resumed_one(tmp_path):
+    """write_sweep_manifest on its own (no runs): the call that ran writes it; a rerun with nothing to do
+    leaves it byte for byte; a resumed call records the first in earlier_calls, its own counts in this_call."""
+    import time
+
+    from selfassembly.sweep.command import write_sweep_manifest
+
+    s = load_sweep(QUICK, quick=True)
+    summary = dict(runs=40, skipped=0, ran=40, simulations=18, done=40, diverged=0, unstable=0, failed=0, workers=2,
+                   scheduler="local", wall_time_s=3.0)
+    options = {"sweep_file": "x.toml", "quick": True, "workers": 2, "scheduler": None, "retries": 0, "func": print}
+    first = write_sweep_manifest(s, tmp_path, ["sweep", "x.toml", "--workers", "2"], options, time.time() - 3, summary)
+    assert first["command"] == "selfassembly sweep x.toml --workers 2" and "func" not in first["settings"]
+    assert "reproduce" not in first  # no point finished (no summary.json): no slice to rerun
+    text = (tmp_path / "manifest.json").read_bytes()
+    assert write_sweep_manifest(s, tmp_path, ["sweep", "x.toml"], options, time.time(),
+                                dict(summary, ran=0, skipped=40)) is None
+    assert (tmp_path / "manifest.json").read_bytes() == text
+    again = write_sweep_manifest(s, tmp_path, ["sweep", "x.toml", "--workers", "1"], options, time.time(),
+                                 dict(summary, ran=2, skipped=38))
+    assert [c["command"] for c in again["earlier_calls"]] == [first["command"]]
+    assert again["this_call"]["ran"] == 2 and again["command"].endswith("--workers 1")
+
+
 def test_killed_worker_loses_no_point(swept):
     out, marker, code = swept
     assert marker.is_file(), "no worker was killed: the plugin did not fire"

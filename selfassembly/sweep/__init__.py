@@ -36,6 +36,10 @@ Output folder
     axis, the same as curves with 95 % t-intervals over seeds.
 ``sweep.md``, ``sweep.json``
     Table of means and intervals; counts, compile statistics, throughput.
+``manifest.json``
+    The command, code version, settings (the base configuration with its defaults resolved),
+    wall time and machine of the call that ran (:func:`~selfassembly.sweep.command.write_sweep_manifest`),
+    and the one run ``make reproduce`` reruns.
 
 A rerun into the same folder skips every (point, preset) whose run folder
 holds it finished (done, diverged or unstable; verified by
