@@ -235,6 +235,8 @@ def test_scan_resumes_only_rows_of_the_same_lam(tmp_path, monkeypatch):
     assert "lam = 0.0001" in md and "0.500 / 40" in md and "0.520" not in md
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["settings"]["lam"] == 0.0001 and "--lam 0.0001" in manifest["command"]
+    # the scan resumed twice into the folder: the calls that made the rows already there are kept
+    assert [c["command"].split()[-2:] for c in manifest["earlier_calls"]] == [["--lam", "0.02"]] * 2
 
 
 # ---------------------------------------------------------------- census.py

@@ -157,7 +157,7 @@ MUTANTS = [
     M("accuracy-summary-best", "selfassembly/experiment.py",
       '"final_test_acc": last["test_acc"],', '"final_test_acc": max(r["test_acc"] for r in self.rows),', T_PA,
       "final_test_acc as the best evaluation"),
-    M("accuracy-learning-best", "benchmarks/learning.py",
+    M("accuracy-learning-best", "selfassembly/sweep/learning_run.py",
       'result["final_acc"] = curve[-1]["acc"] if done else None',
       'result["final_acc"] = max(c["acc"] for c in curve) if done else None', T_PA,
       "the learning benchmark's final accuracy as the best epoch"),
