@@ -882,6 +882,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, help="local Dask worker processes (default: one per core)")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786)")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds of the test stage (default 5)")
+    parser.add_argument("--shared-seeds", type=int, default=None,
+                        help="seeds of the shared-setting stage (default: 5 on digits, none on MNIST; 0 skips it)")
     parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
     parser.add_argument("--report-only", action="store_true", help="tables and figures from OUT/runs, no training")
     args = parser.parse_args(argv)
@@ -909,7 +911,9 @@ def main(argv=None):
         mnist = str(Path(args.mnist).resolve()) if args.mnist else None  # the workers' working folder may differ
         run_benchmark(datasets, args.out, mnist, args.presets, tuple(range(args.seeds)), archs=archs,
                       workers=args.workers, scheduler=args.scheduler, report_only=args.report_only, tasks=tasks,
-                      label_column=args.label_column, argv=list(sys.argv[1:] if argv is None else argv))
+                      label_column=args.label_column, argv=list(sys.argv[1:] if argv is None else argv),
+                      shared_seeds=SHARED_SEEDS if args.shared_seeds is None else
+                      {d: tuple(range(args.shared_seeds)) for d in ("digits", "mnist", *datasets)})
     except ValueError as exc:  # DataError is one: a bad file or architecture, said in one line
         parser.exit(2, f"learning.py: error: {exc}\n")
 
