@@ -9,6 +9,7 @@ A configuration file has these sections (every key optional)::
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
     [simulator]     engine, target, cache_dir
     [connectivity.W] kind, scale, p     (likewise .B, .U, .V)
+    [[phases]]      name, epochs, sigma_xi, stimulus, freeze   (a schedule; one table per phase)
 
 ``selfassembly run`` writes the fully resolved configuration as
 ``config.toml`` next to its results, so a run can be repeated exactly with
@@ -36,6 +37,7 @@ from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES, file_sha256, is_data_file
 from .errors import InputError
 from .io import population_names, population_shape
+from .plasticity.phases import Phase, PhaseError, check_phases
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
 
@@ -127,6 +129,8 @@ class ExperimentConfig:
     cache_dir: str = ""
     # [connectivity.X]
     connectivity: dict = field(default_factory=_default_connectivity)
+    # [[phases]]: the schedule (empty: one phase of training.epochs epochs); see schedule()
+    phases: list = field(default_factory=list)
 
     SECTIONS = {
         "circuit": ("sizes", "activation", "output"),
@@ -217,6 +221,7 @@ class ExperimentConfig:
                 raise ConfigError(f"plasticity.cross_v/cross_u/b_rule: {exc}; leave {p} out of training.presets, "
                                   "or drop the override") from None
         self.connectivity = _check_connectivity(self.connectivity)
+        self._check_phases()
         for pop in population_names(len(self.sizes) - 1):  # p against the populations' sizes
             c = Connectivity(**self.connectivity[pop[0]])
             try:
@@ -228,6 +233,28 @@ class ExperimentConfig:
         if self.dataset == "mnist" and not self.mnist_dir:
             raise ConfigError("data.dataset is 'mnist' but data.mnist_dir is empty; give the folder of the four IDX files (--mnist DIR)")
         return self
+
+    def _check_phases(self):
+        """[[phases]]: each checked (:func:`~selfassembly.plasticity.phases.check_phases`); training.epochs
+        becomes their total."""
+        if self.phases is None:
+            self.phases = []
+        try:
+            phases = check_phases(self.phases)
+        except PhaseError as exc:
+            raise ConfigError(f"[[phases]]: {exc}") from None
+        self.phases = [p.as_dict() for p in phases]
+        if phases:
+            self.epochs = sum(p.epochs for p in phases)
+
+    def schedule(self):
+        """The run's phases, as :class:`~selfassembly.plasticity.phases.Phase` objects.
+
+        Without ``[[phases]]`` this is one phase of ``training.epochs`` epochs that overrides nothing.
+        """
+        if not self.phases:
+            return (Phase(epochs=self.epochs, name="train"),)
+        return check_phases(self.phases)
 
     def _check_dataset(self):
         """data.dataset: a bundled name or a data file's path (made absolute); data.label_column goes with a CSV."""
@@ -301,6 +328,8 @@ class ExperimentConfig:
     def to_dict(self):
         out = {sec: {k: getattr(self, k) for k in keys} for sec, keys in self.SECTIONS.items()}
         out["connectivity"] = {k: dict(v) for k, v in self.connectivity.items()}
+        if self.phases:  # absent without a schedule: the hashes of earlier runs stay valid
+            out["phases"] = [dict(p) for p in self.phases]
         return out
 
     def to_toml(self):
@@ -316,6 +345,12 @@ class ExperimentConfig:
             if section == "connectivity":
                 values["connectivity"] = _merge_connectivity(values.get("connectivity"), table, source)
                 continue
+            if section == "phases":  # a schedule replaces the base's as a whole
+                if not isinstance(table, list):
+                    raise ConfigError(f"{source}: phases must be a list of [[phases]] tables (with two brackets), "
+                                      "each with epochs = N")
+                values["phases"] = table
+                continue
             if section == "sweep":
                 raise ConfigError(f"{source} is a sweep file (it has a [sweep] table), not a run configuration; run "
                                   f"it with `selfassembly sweep {source}`, or remove [sweep] to run one configuration")
@@ -329,6 +364,13 @@ class ExperimentConfig:
                     raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys in [{section}]: "
                                       + ", ".join(cls.SECTIONS[section]))
                 values[key] = value
+        epochs = data.get("training", {}).get("epochs") if isinstance(data.get("training"), dict) else None
+        if "phases" in data and isinstance(data["phases"], list) and epochs is not None:
+            total = sum(p.get("epochs", 0) for p in data["phases"] if isinstance(p, dict)
+                        and isinstance(p.get("epochs"), int))
+            if epochs != total:
+                raise ConfigError(f"{source}: training.epochs = {epochs!r} but the [[phases]] add up to {total} "
+                                  "epochs; with a schedule the phases set the length: drop training.epochs")
         try:
             return cls(**values)
         except ConfigError as exc:

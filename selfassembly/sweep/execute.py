@@ -146,6 +146,8 @@ def effective_key(config, preset):
 
     used = used_parameters(config.rules(preset))
     d = config.to_dict()
+    if "phases" in d:  # a list of tables: keyed as one text
+        d["phases"] = {"schedule": repr(d["phases"])}
     d["training"].pop("presets")
     for section in d.values():
         for name in set(RUNTIME_PARAMETERS) - used:
