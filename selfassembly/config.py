@@ -333,7 +333,12 @@ class ExperimentConfig:
         return out
 
     def to_toml(self):
-        return tomli_w.dumps(self.to_dict())
+        data = self.to_dict()
+        phases = data.pop("phases", [])
+        text = tomli_w.dumps(data)
+        for phase in phases:  # [[phases]] tables at the end, one per phase, in order
+            text += "\n[[phases]]\n" + tomli_w.dumps(phase)
+        return text
 
     @classmethod
     def from_dict(cls, data, source="configuration", base=None):

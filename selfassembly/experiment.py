@@ -347,6 +347,11 @@ def divergence_advice(config, rules=None):
         tips.append(f"U's reconstruction rule is stable only while V mirrors U faster than U moves: eta_u / eta_c "
                     f"is {config.eta_u / config.eta_c:.3g}, above {STABLE_U_RATIO:g}, the largest ratio stable in "
                     "every measured case (docs/model.md); lower plasticity.eta_u or raise plasticity.eta_c.")
+    frozen_v = [p.name for p in config.schedule() if "V" in p.freeze and "U" not in p.freeze]
+    if rules is not None and rules.cross.u == "reconstruct" and rules.cross.v != "fixed" and frozen_v:
+        tips.append(f"The phase(s) {', '.join(map(repr, frozen_v))} freeze V while U reconstructs: without V "
+                    "following U, U's rule does not correct rotations of U, which grow at about eta_u per "
+                    "presentation (docs/lesions.md); freeze U with V, or expect this lesion to diverge.")
     if config.eta * config.lam >= 1:
         tips.append(f"eta * lam = {config.eta * config.lam:g} >= 1 makes the weight decay overshoot zero at every "
                     "step; keep it well below 1.")
