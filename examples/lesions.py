@@ -151,7 +151,7 @@ for l in layers:
 # ------------
 # One row per experiment: forward-feedback angles, cross-stream angles, the strength of the loop
 # ||M_l|| (log scale) and test accuracy; dotted lines mark where a phase starts.
-fig, axes = plt.subplots(len(results), 4, figsize=(17, 2.7 * len(results)), sharex="row", squeeze=False)
+fig, axes = plt.subplots(len(results), 4, figsize=(17, 2.7 * len(results)), sharex=True, squeeze=False)
 for row_axes, (label, (config, rows)) in zip(axes, results.items()):
     epoch = [r["epoch"] for r in rows]
     ax_ff, ax_cross, ax_norm, ax_acc = row_axes
@@ -171,9 +171,8 @@ for row_axes, (label, (config, rows)) in zip(axes, results.items()):
     for ax in row_axes:
         ax.grid(alpha=0.3)
         mark_phases(ax, marks)
-    ax_ff.legend(fontsize=7, loc="lower left")
-    ax_cross.legend(fontsize=7, loc="lower left")
-    ax_norm.legend(fontsize=7, loc="lower left")
+    for ax in (ax_ff, ax_cross, ax_norm):
+        ax.legend(fontsize=7, loc="lower right")
 for ax, title in zip(axes[0], ("forward-feedback angle W^T vs V B U (deg)", "cross-stream angle V vs U^T (deg)",
                                "loop strength ||V B U||_F", "test accuracy")):
     ax.set_title(title, fontsize=10)

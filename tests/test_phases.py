@@ -199,12 +199,13 @@ def test_without_stimulus_w_only_decays_while_the_loop_assembles(preset):
             np.testing.assert_allclose(developed[k], decay * start[k], rtol=1e-12, atol=0, err_msg=k)
 
 
-def test_without_stimulus_there_is_no_teacher_either():
+@pytest.mark.parametrize("engine", ["numpy", "brian2"])
+def test_without_stimulus_there_is_no_teacher_either(engine):
     """e_L = 0 as well as r_0 = 0: the Hebbian cross-stream rules (task-driven: d = U e, r) only decay.
 
     The top layer's softmax rate is 1/n_L even without input, so only a zero error keeps U_L from learning."""
     config = _config([{"epochs": 1, "stimulus": False}], cross_u="hebbian", cross_v="hebbian")
-    start, end = _phase_ends(config, "four_synapse")
+    start, end = _phase_ends(config, "four_synapse", engine)
     decay = (1 - PARAMS["eta_c"] * PARAMS["lam_c"]) ** N
     for k in [*_family(start, "U"), *_family(start, "V")]:
         np.testing.assert_allclose(end[k], decay * start[k], rtol=1e-12, atol=0, err_msg=k)

@@ -54,8 +54,8 @@ def mark_phases(ax, marks, label=True):
         if k:
             ax.axvline(epoch, color="black", lw=0.8, ls=":")
         if label:
-            ax.text(epoch, 0.99, f" {name}", transform=ax.get_xaxis_transform(), fontsize=7, va="top",
-                    ha="left", color="dimgrey")
+            ax.text(epoch, 0.97, f" {name}", transform=ax.get_xaxis_transform(), fontsize=7, va="top",
+                    ha="left", rotation=90, color="dimgrey")
 
 
 def plot_training(rows, out):
