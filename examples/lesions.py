@@ -27,6 +27,7 @@ too short to assemble, so read the layout, not the numbers);
 
 # %%
 import argparse
+import json
 import time
 from pathlib import Path
 
@@ -95,7 +96,8 @@ for label, toml in EXPERIMENTS.items():
     steps, strength = loop_strength(run)
     for r, k in zip(rows, range(len(steps))):
         r.update({f"loop_norm_{l}": float(s[k]) for l, s in strength.items()})
-    results[label] = (config, rows)
+    status = json.loads((run / "summary.json").read_text())["presets"]["four_synapse"]["status"]
+    results[label] = (config, rows, status)
 
 # %%
 # The numbers at the end of each phase
@@ -104,7 +106,7 @@ for label, toml in EXPERIMENTS.items():
 layers = sorted(int(k.split("_")[-1]) for k in results["intact"][1][0] if k.startswith("ff_angle_"))
 cross_layers = sorted(int(k.split("_")[-1]) for k in results["intact"][1][0] if k.startswith("cross_angle_"))
 table = []
-for label, (config, rows) in results.items():
+for label, (config, rows, status) in results.items():
     for k, row in enumerate(rows):
         last_of_phase = k == len(rows) - 1 or rows[k + 1].get("phase", "") != row.get("phase", "")
         if last_of_phase:
@@ -112,16 +114,17 @@ for label, (config, rows) in results.items():
                           "test_acc": round(row["test_acc"], 4),
                           **{f"ff_angle_{l}": round(row[f"ff_angle_{l}"], 1) for l in layers},
                           **{f"cross_angle_{l}": round(row[f"cross_angle_{l}"], 1) for l in cross_layers},
-                          **{f"loop_norm_{l}": float(f"{row[f'loop_norm_{l}']:.3g}") for l in layers}})
+                          **{f"loop_norm_{l}": float(f"{row[f'loop_norm_{l}']:.3g}") for l in layers},
+                          "status": status if k == len(rows) - 1 else ""})
 head = (f"{'experiment':<25}{'phase':<25}{'epoch':>6}{'acc':>7}" + "".join(f"{'ff W' + str(l):>8}" for l in layers)
         + "".join(f"{'V' + str(l) + ',U' + str(l):>8}" for l in cross_layers)
-        + "".join(f"{'|M' + str(l) + '|':>10}" for l in layers))
+        + "".join(f"{'|M' + str(l) + '|':>10}" for l in layers) + "  status")
 lines = [head, "-" * len(head)]
 for t in table:
     lines.append(f"{t['experiment']:<25}{t['phase']:<25}{t['epoch']:>6.1f}{t['test_acc']:>7.3f}"
                  + "".join(f"{t[f'ff_angle_{l}']:>8.1f}" for l in layers)
                  + "".join(f"{t[f'cross_angle_{l}']:>8.1f}" for l in cross_layers)
-                 + "".join(f"{t[f'loop_norm_{l}']:>10.3g}" for l in layers))
+                 + "".join(f"{t[f'loop_norm_{l}']:>10.3g}" for l in layers) + f"  {t['status']}")
 print("\n".join(lines))
 
 # %%
@@ -131,7 +134,7 @@ print("\n".join(lines))
 # (1 - eta_c lam_c)(1 - eta_b lam_b) per presentation: a half-life of
 # ln 2 / -ln((1 - eta_c lam_c)(1 - eta_b lam_b)) presentations. The measured rate is the slope of
 # ln ||M_l|| between the last snapshot of the assembly phase and the first one after it.
-config, rows = results["silenced after assembly"]
+config, rows, _ = results["silenced after assembly"]
 factor = (1 - config.eta_c * config.lam_c) * (1 - config.eta_b * config.lam_b)
 n_train = round(rows[1]["step"] / rows[1]["epoch"])
 boundary = next(k for k, r in enumerate(rows) if r["phase"] == "silenced") - 1
@@ -152,7 +155,7 @@ for l in layers:
 # One row per experiment: forward-feedback angles, cross-stream angles, the strength of the loop
 # ||M_l|| (log scale) and test accuracy; dotted lines mark where a phase starts.
 fig, axes = plt.subplots(len(results), 4, figsize=(17, 2.7 * len(results)), sharex=True, squeeze=False)
-for row_axes, (label, (config, rows)) in zip(axes, results.items()):
+for row_axes, (label, (config, rows, status)) in zip(axes, results.items()):
     epoch = [r["epoch"] for r in rows]
     ax_ff, ax_cross, ax_norm, ax_acc = row_axes
     for k, l in enumerate(layers):
@@ -161,7 +164,7 @@ for row_axes, (label, (config, rows)) in zip(axes, results.items()):
     for k, l in enumerate(cross_layers):
         ax_cross.plot(epoch, [r[f"cross_angle_{l}"] for r in rows], color=f"C{k}", label=f"V{l}, U{l}^T")
     ax_acc.plot(epoch, [r["test_acc"] for r in rows], color="black")
-    ax_ff.set_ylabel(label, fontsize=9)
+    ax_ff.set_ylabel(label + ("" if status == "done" else f"\n({status})"), fontsize=9)
     for ax in (ax_ff, ax_cross):
         ax.set_ylim(0, 100)
         ax.axhline(90, color="grey", lw=0.6)
