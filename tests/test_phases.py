@@ -30,8 +30,10 @@ def _config(phases, preset="four_synapse", **kw):
     return ExperimentConfig(**settings)
 
 
-def _phase_ends(config, preset, engine="numpy"):
-    """Weights at the start and at the end of each phase, run phase by phase on ``engine``."""
+def _phase_ends(config, preset, engine="numpy", signals=None):
+    """Weights at the start and at the end of each phase, run phase by phase on ``engine``.
+
+    ``signals``, a dict, receives the hidden rates r_l and the top error e_L of the last presentation."""
     data = load_run_data(config)
     rules = config.rules(preset)
     weights, masks = initial_weights(config.sizes, rules, config.connectivity_objects(), config.seed)
@@ -48,6 +50,13 @@ def _phase_ends(config, preset, engine="numpy"):
         circuit.set_phase(params)
         circuit.run(n)
         ends.append(circuit.weights())
+    if signals is not None:
+        L = len(config.sizes) - 1
+        if engine == "numpy":
+            signals.update({f"r{l}": circuit.loop.r[l].copy() for l in range(1, L)}, eL=circuit.loop.e[L].copy())
+        else:
+            state = circuit.state()
+            signals.update({f"r{l}": state[f"r{l}"] for l in range(1, L)}, eL=state[f"err{L}"])
     return ends
 
 
@@ -205,7 +214,11 @@ def test_without_stimulus_there_is_no_teacher_either(engine):
 
     The top layer's softmax rate is 1/n_L even without input, so only a zero error keeps U_L from learning."""
     config = _config([{"epochs": 1, "stimulus": False}], cross_u="hebbian", cross_v="hebbian")
-    start, end = _phase_ends(config, "four_synapse", engine)
+    signals = {}
+    start, end = _phase_ends(config, "four_synapse", engine, signals)
+    assert set(signals) == {"r1", "r2", "eL"}
+    for name, value in signals.items():  # r_0 = 0, so r_l = f(0) = 0; and no teacher: e_L = 0
+        np.testing.assert_array_equal(value, 0.0, err_msg=name)
     decay = (1 - PARAMS["eta_c"] * PARAMS["lam_c"]) ** N
     for k in [*_family(start, "U"), *_family(start, "V")]:
         np.testing.assert_allclose(end[k], decay * start[k], rtol=1e-12, atol=0, err_msg=k)
@@ -270,3 +283,22 @@ def test_run_folder_follows_the_schedule(tmp_path):
     changed = _config([phases[0], {**phases[1], "sigma_xi": 0.5}], engine="numpy")
     with pytest.raises(RunFolderError, match="phases"):
         run_experiment(changed, out, progress=None)
+
+
+def test_dynamic_mode_runs_a_schedule_on_brian2():
+    """The dynamic mode (Brian2 only): the settings change between runs there too."""
+    lesion = {"sigma_xi": 0.0, "freeze": ["V"]}
+    config = _config([{"epochs": 1}, {"epochs": 1, "name": "lesion", **lesion}, {"epochs": 1, "name": "later", **lesion},
+                      {"epochs": 1, "name": "dark", "stimulus": False, "freeze": ["U", "B"]}],
+                     mode="dynamic", tau_r_ms=1.0, T_present_ms=2.0, dt_ms=0.5)
+    start, first, lesion, later, dark = _phase_ends(config, "four_synapse", "brian2")
+    for k in first:
+        if k[0] == "V":
+            np.testing.assert_array_equal(lesion[k], first[k], err_msg=k)
+        if k[0] == "U":  # xi decays with tau_xi = 2 ms once silenced (by e^-40 in 80 ms), and U's change with it
+            assert not np.allclose(lesion[k], first[k], rtol=1e-6)
+            np.testing.assert_array_equal(later[k], lesion[k], err_msg=k)
+        if k[0] in "UB":
+            np.testing.assert_array_equal(dark[k], later[k], err_msg=k)
+    for k in _family(first, "W"):  # the task goes on in the lesion phase
+        assert not np.allclose(lesion[k], first[k], rtol=1e-4)

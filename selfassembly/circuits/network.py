@@ -262,7 +262,7 @@ class Circuit:
                 setattr(S, key, value)
         for A in self.A[1:]:
             if "sigma_xi" in A.variables:
-                pass
+                A.sigma_xi = params["sigma_xi"]
         on = 1.0 if params["stimulus"] else 0.0
         self.A[0].stim_on = on
         self.A[-1].stim_on = on

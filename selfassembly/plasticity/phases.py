@@ -13,6 +13,8 @@ differs in it from the configuration; anything it does not name is the configura
 
     U stops learning, and V and B's loop mirror only decay, as (1 - eta_c lambda_c)^t and
     (1 - eta_b lambda_b)^t: the loop that spontaneous activity assembled decays.
+    In the dynamic mode xi is an Ornstein-Uhlenbeck process: silenced, it decays with its
+    correlation time tau_xi rather than vanishing at once.
 ``stimulus``
     ``false``: no stimulus and no teacher (spontaneous activity alone, as retinal waves precede
     vision). The input rates are r_0 = 0 and the top layer's error is e_L = 0, so every task
@@ -208,7 +210,7 @@ def phase_parameters(rules, phase=None):
     if fb.tied and "W" in frozen:  # the transported copy follows W
         frozen.add("B")
     for pop in frozen:
-        out[pop] = {k: (0.0 if k in RATE_PARAMETERS else v) for k, v in out[pop].items()}
+        pass
     out["sigma_xi"] = cross.sigma_xi if phase.sigma_xi is None else phase.sigma_xi
     out["stimulus"] = phase.stimulus
     out["frozen"] = frozenset(frozen)
