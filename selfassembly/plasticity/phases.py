@@ -210,7 +210,7 @@ def phase_parameters(rules, phase=None):
     if fb.tied and "W" in frozen:  # the transported copy follows W
         frozen.add("B")
     for pop in frozen:
-        pass
+        out[pop] = {k: (0.0 if k in RATE_PARAMETERS else v) for k, v in out[pop].items()}
     out["sigma_xi"] = cross.sigma_xi if phase.sigma_xi is None else phase.sigma_xi
     out["stimulus"] = phase.stimulus
     out["frozen"] = frozenset(frozen)
