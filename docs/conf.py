@@ -30,7 +30,7 @@ extensions = [
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "phase_diagram/sweep.md", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb", "auto_examples/*.py",
+exclude_patterns = ["_build", "phase_diagram/sweep.md", "lesions/lesions.md", "lesions/runs", "Thumbs.db", ".DS_Store", "auto_examples/*.ipynb", "auto_examples/*.py",
                     "auto_examples/*.zip", "auto_examples/*.json", "auto_examples/*.md5"]
 
 # ---- Markdown (the pages in docs/ stay plain Markdown, readable on GitHub too)

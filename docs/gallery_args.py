@@ -33,6 +33,7 @@ ORDER = [
     "default_experiment.py",
     "verdict_across_seeds.py",
     "reconstruction.py",
+    "lesions.py",
     "build_and_inspect_circuit.py",
     "circuit_graph.py",
     "physiology_comparison.py",

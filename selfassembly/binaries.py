@@ -54,6 +54,8 @@ def structure_key(config, preset):
     False
     """
     d = config.to_dict()
+    if "phases" in d:  # a list of tables: keyed as one text
+        d["phases"] = {"schedule": repr(d["phases"])}
     for section in d.values():
         for name in RUNTIME_PARAMETERS:
             section.pop(name, None)

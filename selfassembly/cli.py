@@ -143,6 +143,9 @@ def resolve_config(args):
     changes = {field: getattr(args, flag) for flag, field in _OVERRIDES.items() if getattr(args, flag) is not None}
     if args.mnist and args.dataset is None:
         changes["dataset"] = "mnist"
+    if "epochs" in changes and config.phases:
+        raise ConfigError(f"--epochs {changes['epochs']} conflicts with the [[phases]] schedule of {args.config}, whose "
+                          f"phases add up to {config.epochs} epochs; drop --epochs, or change the phases' epochs")
     if changes:
         try:
             config = config.replace(**changes)

@@ -9,6 +9,7 @@ A configuration file has these sections (every key optional)::
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
     [simulator]     engine, target, cache_dir
     [connectivity.W] kind, scale, p     (likewise .B, .U, .V; V and U also reciprocal_to)
+    [[phases]]      name, epochs, sigma_xi, stimulus, freeze   (a schedule; one table per phase)
 
 ``[connectivity.V] reciprocal_to = "U"`` draws V_l's mask as U_l's mask transposed
 (reciprocal, "looped" A-D pairs; :mod:`selfassembly.circuits.connectivity`); V's ``p`` is
@@ -41,6 +42,7 @@ from .circuits.reference import ACTIVATIONS, OUTPUTS
 from .datasets import DATASET_NAMES, file_sha256, is_data_file
 from .errors import InputError
 from .io import population_names, population_shape
+from .plasticity.phases import Phase, PhaseError, check_phases
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
 from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
 
@@ -132,6 +134,8 @@ class ExperimentConfig:
     cache_dir: str = ""
     # [connectivity.X]
     connectivity: dict = field(default_factory=_default_connectivity)
+    # [[phases]]: the schedule (empty: one phase of training.epochs epochs); see schedule()
+    phases: list = field(default_factory=list)
 
     SECTIONS = {
         "circuit": ("sizes", "activation", "output"),
@@ -222,6 +226,7 @@ class ExperimentConfig:
                 raise ConfigError(f"plasticity.cross_v/cross_u/b_rule: {exc}; leave {p} out of training.presets, "
                                   "or drop the override") from None
         self.connectivity = _check_connectivity(self.connectivity)
+        self._check_phases()
         for pop in population_names(len(self.sizes) - 1):  # p against the populations' sizes
             c = Connectivity(**self.connectivity[pop[0]])
             try:
@@ -233,6 +238,28 @@ class ExperimentConfig:
         if self.dataset == "mnist" and not self.mnist_dir:
             raise ConfigError("data.dataset is 'mnist' but data.mnist_dir is empty; give the folder of the four IDX files (--mnist DIR)")
         return self
+
+    def _check_phases(self):
+        """[[phases]]: each checked (:func:`~selfassembly.plasticity.phases.check_phases`); training.epochs
+        becomes their total."""
+        if self.phases is None:
+            self.phases = []
+        try:
+            phases = check_phases(self.phases)
+        except PhaseError as exc:
+            raise ConfigError(f"[[phases]]: {exc}") from None
+        self.phases = [p.as_dict() for p in phases]
+        if phases:
+            self.epochs = sum(p.epochs for p in phases)
+
+    def schedule(self):
+        """The run's phases, as :class:`~selfassembly.plasticity.phases.Phase` objects.
+
+        Without ``[[phases]]`` this is one phase of ``training.epochs`` epochs that overrides nothing.
+        """
+        if not self.phases:
+            return (Phase(epochs=self.epochs, name="train"),)
+        return check_phases(self.phases)
 
     def _check_dataset(self):
         """data.dataset: a bundled name or a data file's path (made absolute); data.label_column goes with a CSV."""
@@ -309,10 +336,17 @@ class ExperimentConfig:
         # (a sweep of connectivity.U.p) changes both
         out["connectivity"] = {k: {key: x for key, x in v.items() if not (key == "p" and v.get("reciprocal_to"))}
                                for k, v in self.connectivity.items()}
+        if self.phases:  # absent without a schedule: the hashes of earlier runs stay valid
+            out["phases"] = [dict(p) for p in self.phases]
         return out
 
     def to_toml(self):
-        return tomli_w.dumps(self.to_dict())
+        data = self.to_dict()
+        phases = data.pop("phases", [])
+        text = tomli_w.dumps(data)
+        for phase in phases:  # [[phases]] tables at the end, one per phase, in order
+            text += "\n[[phases]]\n" + tomli_w.dumps(phase)
+        return text
 
     @classmethod
     def from_dict(cls, data, source="configuration", base=None):
@@ -323,6 +357,12 @@ class ExperimentConfig:
         for section, table in data.items():
             if section == "connectivity":
                 values["connectivity"] = _merge_connectivity(values.get("connectivity"), table, source)
+                continue
+            if section == "phases":  # a schedule replaces the base's as a whole
+                if not isinstance(table, list):
+                    raise ConfigError(f"{source}: phases must be a list of [[phases]] tables (with two brackets), "
+                                      "each with epochs = N")
+                values["phases"] = table
                 continue
             if section == "sweep":
                 raise ConfigError(f"{source} is a sweep file (it has a [sweep] table), not a run configuration; run "
@@ -337,6 +377,13 @@ class ExperimentConfig:
                     raise ConfigError(f"{source}: unknown key {section}.{key}; valid keys in [{section}]: "
                                       + ", ".join(cls.SECTIONS[section]))
                 values[key] = value
+        epochs = data.get("training", {}).get("epochs") if isinstance(data.get("training"), dict) else None
+        if "phases" in data and isinstance(data["phases"], list) and epochs is not None:
+            total = sum(p.get("epochs", 0) for p in data["phases"] if isinstance(p, dict)
+                        and isinstance(p.get("epochs"), int))
+            if epochs != total:
+                raise ConfigError(f"{source}: training.epochs = {epochs!r} but the [[phases]] add up to {total} "
+                                  "epochs; with a schedule the phases set the length: drop training.epochs")
         try:
             return cls(**values)
         except ConfigError as exc:

@@ -48,6 +48,7 @@ from .circuits.network import DivergenceError, Stimulus, configure_target
 from . import __version__
 from .config import ConfigError, ExperimentConfig, differences, load_config
 from .datasets import is_data_file, load_dataset
+from .plasticity.phases import phase_at, phase_boundaries, phase_parameters
 from .plasticity.presets import STABLE_U_RATIO
 from .errors import RunFolderError
 from .folders import LOCK_NAME, RUN_NAMES, claim_folder
@@ -119,10 +120,14 @@ def presentation_order(n_train, epochs, seed):
 
 def metrics_rows(preset, snapshots, data, config, n_train):
     """Evaluate every snapshot: losses, accuracies and the measures of
-    :func:`~selfassembly.analysis.timecourse.alignment_timecourse` (angles, U's orthogonality)."""
+    :func:`~selfassembly.analysis.timecourse.alignment_timecourse` (angles, U's orthogonality).
+    A run with a schedule (``[[phases]]``) also has a ``phase`` column: the phase that made each
+    snapshot (:func:`~selfassembly.plasticity.phases.phase_at`).
+    """
     Xg, Yg = data.X_test[:N_GRADIENT_SAMPLES], data.Y_test[:N_GRADIENT_SAMPLES]
     mean_error = mean_predictor_error(data)
     measures = alignment_timecourse(snapshots, Xg, Yg, config.activation, config.output)
+    schedule = config.schedule() if config.phases else None
     rows = []
     for k, step in enumerate(snapshots.steps):
         w = snapshots.at(k)
@@ -130,8 +135,10 @@ def metrics_rows(preset, snapshots, data, config, n_train):
         test_loss, test_acc = ref.evaluate(w, data.X_test, data.Y_test, config.activation, config.output)
         if data.task == "regression":  # accuracy is not defined for real-valued targets: read the loss
             train_acc = test_acc = float("nan")
-        row = {"preset": preset, "step": int(step), "epoch": round(int(step) / n_train, 4),
-               "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss, "test_acc": test_acc}
+        row = {"preset": preset, "step": int(step), "epoch": round(int(step) / n_train, 4)}
+        if schedule:  # the phase that made this snapshot
+            row["phase"] = phase_at(int(step), schedule, n_train)
+        row.update(train_loss=train_loss, train_acc=train_acc, test_loss=test_loss, test_acc=test_acc)
         if config.task == "reconstruction":  # accuracy means nothing; the error per sample does
             row.update(train_acc=math.nan, test_acc=math.nan, train_error=2 * train_loss, test_error=2 * test_loss,
                        mean_predictor_error=mean_error)
@@ -179,7 +186,8 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None, binarie
                              dtype=config.dtype if engine == "numpy" else "float64")
 
     diverged_at = None
-    if binaries is not None and config.engine == "brian2" and config.target == "cpp_standalone":
+    # a schedule sets parameters between runs as literals of the program: a reused binary would keep the old ones
+    if binaries is not None and config.engine == "brian2" and config.target == "cpp_standalone" and not config.phases:
         t0 = time.perf_counter()
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             circuit = binaries.run(config, preset, n_total, make_circuit)
@@ -223,23 +231,48 @@ def run_preset(config, preset, data, progress=True, standalone_dir=None, binarie
     return PresetResult(preset, snapshots, rows, wall, status, message)
 
 
+def schedule_segments(config, preset, n_train):
+    """``[(presentations, phase parameters), ...]`` of a run with a schedule, in order (None without one)."""
+    if not config.phases:
+        return None
+    rules = config.rules(preset)
+    return [(p.epochs * n_train, phase_parameters(rules, p)) for p in config.schedule()]
+
+
 def _simulate(circuit, config, preset, data, n_total, record_every, progress, t0):
     """Run a built circuit through all presentations (runtime targets: in chunks, stopping at a divergence).
 
-    Returns the recorded steps and weights, the final weights and the
-    presentation after which a divergence was seen (None if none).
+    With a schedule (``[[phases]]``) each phase's settings are set before its first presentation,
+    and no chunk crosses a phase boundary. Returns the recorded steps and weights, the final
+    weights and the presentation after which a divergence was seen (None if none).
     """
     n_train = len(data.X_train)
     diverged_at = None
+    segments = schedule_segments(config, preset, n_train)
+    starts = {}  # presentation -> (phase, its parameters), for a schedule
+    if segments:
+        schedule = config.schedule()
+        for phase, start, (_, params) in zip(schedule, [0] + phase_boundaries(schedule, n_train), segments):
+            starts[start] = (phase, params)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
         if circuit.is_standalone:
             _progress(f"{preset}: compiling and running {n_total} presentations (cpp_standalone; the compiled "
                       "program reports its progress)", progress)
-            circuit.run(n_total, report="text" if progress is not None else None)
+            report = "text" if progress is not None else None
+            if segments:
+                circuit.run_phases(segments, report=report)
+            else:
+                circuit.run(n_total, report=report)
         else:
             done = 0
             while done < n_total:
                 chunk = min(record_every, n_total - done)
+                if starts:
+                    if done in starts:
+                        phase, params = starts[done]
+                        circuit.set_phase(params)
+                        _progress(f"{preset}: phase {phase.describe()} from presentation {done}", progress)
+                    chunk = min(chunk, min(s for s in [*starts, n_total] if s > done) - done)
                 circuit.run(chunk)
                 done += chunk
                 current = circuit.weights()
@@ -321,6 +354,11 @@ def divergence_advice(config, rules=None):
                         "mirror U only where U's reciprocal synapse exists, so V_l never approaches U_l^T and U's rule "
                         "runs without the return it needs (docs/model.md, 'Reciprocal sparse wiring'); draw V's mask "
                         "as U's transposed with [connectivity.V] reciprocal_to = \"U\".")
+    frozen_v = [p.name for p in config.schedule() if "V" in p.freeze and "U" not in p.freeze]
+    if rules is not None and rules.cross.u == "reconstruct" and rules.cross.v != "fixed" and frozen_v:
+        tips.append(f"The phase(s) {', '.join(map(repr, frozen_v))} freeze V while U reconstructs: without V "
+                    "following U, U's rule does not correct rotations of U, which grow at about eta_u per "
+                    "presentation (docs/lesions.md); freeze U with V, or expect this lesion to diverge.")
     if config.eta * config.lam >= 1:
         tips.append(f"eta * lam = {config.eta * config.lam:g} >= 1 makes the weight decay overshoot zero at every "
                     "step; keep it well below 1.")

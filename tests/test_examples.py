@@ -3,6 +3,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
@@ -37,6 +39,22 @@ def test_default_experiment(tmp_path):
     rows = [l.split() for l in out.splitlines() if l.startswith("backprop ")]
     assert rows and float(rows[0][1]) > 0.3 and rows[0][-1] == "done"  # backprop learns in one quick epoch
     assert (tmp_path / "default_quick" / "metrics.csv").is_file()
+
+
+def test_lesions(tmp_path):
+    """The three lesions, the developmental phase and the intact circuit run; the silenced loop decays as the
+    rules say (V and B only decay, U is still): ||M|| by (1 - eta_c lam_c)(1 - eta_b lam_b) per presentation."""
+    out = _run("lesions.py", "--out", str(tmp_path))
+    for label in ("intact", "no spontaneous", "silenced after assembly", "V frozen after assembly", "development"):
+        assert any(l.startswith(label) for l in out.splitlines()), label
+    decays = [l for l in out.splitlines() if l.startswith("silenced loop")]
+    assert len(decays) == 2
+    for line in decays:
+        measured = float(line.split("decays at ")[1].split()[0])
+        predicted = float(line.split("(rules: ")[1].split(")")[0])
+        assert measured == pytest.approx(predicted, rel=1e-3)
+    assert (tmp_path / "lesions_quick" / "lesions.png").stat().st_size > 0
+    assert (tmp_path / "lesions_quick" / "manifest.json").is_file()
 
 
 def test_verdict_across_seeds(tmp_path):

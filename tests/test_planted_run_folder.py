@@ -27,6 +27,7 @@ ALTERNATIVES = {
     "cross_v": "hebbian", "cross_u": "hebbian",
     "mode": "dynamic", "dt_ms": 0.5, "tau_r_ms": 2.0, "T_present_ms": 10.0, "tau_xi_ms": 3.0,
     "target": "cython", "eta_b": 0.004, "lam_b": 0.5, "b_rule": "both", "engine": "numpy",
+    "phases": [{"epochs": 2}, {"epochs": 1, "sigma_xi": 0.0}],
 }
 #: fields whose alternative is valid only on another base: field -> (the base's changes, the alternative)
 COUPLED = {"task": ({"output": "linear"}, "reconstruction"), "dtype": ({"engine": "numpy"}, "float32")}

@@ -80,6 +80,8 @@ F_NET = "selfassembly/circuits/network.py"
 F_NP = "selfassembly/circuits/numpy_engine.py"
 F_REF = "tests/model_reference.py"
 F_PRESETS = "selfassembly/plasticity/presets.py"
+F_PHASES = "selfassembly/plasticity/phases.py"
+T_PH = "tests/test_phases.py"
 
 MUTANTS = [
     # ---- verdict (issue 21) --------------------------------------------------------------
@@ -541,6 +543,39 @@ MUTANTS = [
     M("rc-phase-diagram-blank-divergence", "selfassembly/sweep/plots.py",
       "            notes[i, j] = cell_note(s)", '            notes[i, j] = ""', [T_RC, "-k", "phase_diagram"],
       "a phase-diagram cell whose runs all diverged is left blank"),
+    # ---- phases (issue 20, item 2: lesions and phases) -------------------------------------------
+    M("phase-numpy-sigma-ignored", F_NP, '        self.sigma_xi = params["sigma_xi"]\n        self.teacher', '        self.teacher',
+      [T_PH, "-k", "silenced"], "the numpy engine keeps the configuration's sigma_xi in a phase"),
+    M("phase-brian2-sigma-ignored", F_NET, 'A.sigma_xi = params["sigma_xi"]', 'pass',
+      [T_PH, "-k", "engines_agree_across"], "the Brian2 circuit keeps the configuration's sigma_xi in a phase"),
+    M("phase-brian2-stimulus-on", F_NET, 'self.A[0].stim_on = on', 'pass', [T_PH, "-k", "no_teacher"],
+      "the Brian2 circuit shows the stimulus in a phase without it"),
+    M("phase-brian2-teacher-on", F_NET, '"err = stim_on * (r - y)"', '"err = r - y + 0 * stim_on"',
+      [T_PH, "-k", "no_teacher"], "the Brian2 circuit keeps the teacher in a phase without stimulus"),
+    M("phase-numpy-teacher-on", F_NP, 'if self.teacher:', 'if True:', [T_PH, "-k", "no_teacher"],
+      "the numpy engine keeps the teacher in a phase without stimulus"),
+    M("phase-numpy-stimulus-on", F_NP, 'x = X[sample] if self._stimulus_on else self._blank', 'x = X[sample]',
+      [T_PH, "-k", "no_teacher"], "the numpy engine shows the stimulus in a phase without it"),
+    M("phase-numpy-v-not-frozen", F_NP, 'v_rule = "fixed" if "V" in frozen else cross.v', 'v_rule = cross.v',
+      [T_PH, "-k", "frozen_population and numpy"], "the numpy engine lets a frozen V learn"),
+    M("phase-rates-not-zeroed", F_PHASES,
+      "        out[pop] = {k: (0.0 if k in RATE_PARAMETERS else v) for k, v in out[pop].items()}", "        pass",
+      [T_PH, "-k", "frozen_population and brian2"], "a frozen population keeps its learning rates on Brian2"),
+    M("phase-tied-b-follows-frozen-w", F_PHASES, '        frozen.add("B")', '        pass',
+      [T_PH, "-k", "backprop and brian2"], "backprop's transported B goes on changing while W is frozen"),
+    M("phase-numpy-tie-ignores-frozen-b", F_NP, 'if fb.tied and "B" not in frozen:', 'if fb.tied:',
+      [T_PH, "-k", "backprop and numpy"], "freezing backprop's B does not stop the transport"),
+    M("phase-chunk-crosses-boundary", "selfassembly/experiment.py",
+      "                    chunk = min(chunk, min(s for s in [*starts, n_total] if s > done) - done)\n", "",
+      [T_PH, "-k", "where_the_records"], "a run switches phase only where a record falls"),
+    M("phase-boundary-label", F_PHASES, 'if step <= end:', 'if step < end:', [T_PH, "-k", "engines_agree_across"],
+      "the snapshot at a boundary labelled with the phase that starts there"),
+    M("phase-not-hashed", "selfassembly/config.py", '            out["phases"] = [dict(p) for p in self.phases]',
+      '            pass', [T_PH, "-k", "hash_follows"], "the schedule left out of the configuration's hash"),
+    M("phase-epochs-conflict", "selfassembly/config.py", '            if epochs != total:', '            if False:',
+      [T_PH, "-k", "round_trips"], "training.epochs that disagrees with the phases accepted"),
+    M("phase-cli-epochs", "selfassembly/cli.py", 'if "epochs" in changes and config.phases:', 'if False:',
+      [T_PH, "-k", "cli_refuses"], "--epochs silently ignored beside a schedule"),
 ]
 
 

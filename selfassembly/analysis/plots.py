@@ -1,4 +1,8 @@
-"""Training curves: test accuracy, forward-feedback angle and U's orthogonality per preset (PNG)."""
+"""Training curves: test accuracy, forward-feedback angle and U's orthogonality per preset (PNG).
+
+A run with a schedule (``[[phases]]``; metric rows with a ``phase`` column) has each phase
+boundary marked on every panel: a dotted line at the epoch where a phase starts, and its name.
+"""
 from __future__ import annotations
 
 import io
@@ -9,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-__all__ = ["plot_training", "training_figures", "png_bytes", "save_png"]
+__all__ = ["plot_training", "training_figures", "png_bytes", "save_png", "phase_marks", "mark_phases"]
 
 _LINESTYLES = ["-", "--", ":", "-."]
 
@@ -17,6 +21,41 @@ _LINESTYLES = ["-", "--", ":", "-."]
 def _series(rows, preset, key):
     pts = [(float(r["epoch"]), float(r[key])) for r in rows if r["preset"] == preset and r.get(key) not in (None, "")]
     return [p[0] for p in pts], [p[1] for p in pts]
+
+
+def phase_marks(rows):
+    """Where the phases of a scheduled run start, from its metric rows: ``[(epoch, name), ...]``.
+
+    The first phase starts at epoch 0. A snapshot at a phase's last presentation belongs to that
+    phase, and phases last whole epochs, so the next starts at the ceiling of the epoch of the
+    last snapshot of the one before. Rows without a ``phase`` column give ``[]``.
+
+    >>> phase_marks([{"preset": "a", "epoch": "0", "phase": "x"}, {"preset": "a", "epoch": "1.5", "phase": "x"},
+    ...              {"preset": "a", "epoch": "2.5", "phase": "y"}])
+    [(0.0, 'x'), (2.0, 'y')]
+    """
+    import math
+
+    rows = [r for r in rows if r.get("phase") not in (None, "")]
+    if not rows:
+        return []
+    first = rows[0]["preset"]
+    rows = [r for r in rows if r["preset"] == first]
+    marks = [(0.0, rows[0]["phase"])]
+    for prev, row in zip(rows, rows[1:]):
+        if row["phase"] != prev["phase"]:
+            marks.append((float(math.ceil(float(prev["epoch"]) - 1e-9)), row["phase"]))
+    return marks
+
+
+def mark_phases(ax, marks, label=True):
+    """Draw phase boundaries (:func:`phase_marks`) on ``ax``: dotted lines and, if ``label``, the names."""
+    for k, (epoch, name) in enumerate(marks):
+        if k:
+            ax.axvline(epoch, color="black", lw=0.8, ls=":")
+        if label:
+            ax.text(epoch, 0.97, f" {name}", transform=ax.get_xaxis_transform(), fontsize=7, va="top",
+                    ha="left", rotation=90, color="dimgrey")
 
 
 def plot_training(rows, out):
@@ -66,6 +105,7 @@ def training_figures(rows):
     client only writes the bytes (:func:`selfassembly.sweep.execute.run_sweep`).
     """
     figures = {}
+    marks = phase_marks(rows)
     presets = list(dict.fromkeys(r["preset"] for r in rows))
     colors = {p: f"C{k}" for k, p in enumerate(presets)}
 
@@ -86,6 +126,7 @@ def training_figures(rows):
         ax.set_title("Learning: test accuracy over training")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
+    mark_phases(ax, marks)
     fig.tight_layout()
     figures["accuracy.png"] = png_bytes(fig, dpi=120)
 
@@ -125,6 +166,8 @@ def training_figures(rows):
     ax_s.grid(alpha=0.3)
     ax_s.legend(fontsize=6, ncol=2)
     ax_s.set_title("Scale of the feedback (1 = backprop's)")
+    for a in (ax, ax_u, ax_s):
+        mark_phases(a, marks)
     fig.tight_layout()
     figures["alignment.png"] = png_bytes(fig, dpi=120)
     return figures

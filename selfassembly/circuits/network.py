@@ -249,6 +249,45 @@ class Circuit:
                     out[f"{var}{l}"] = np.array(getattr(self.D[l], var)[:])
         return out
 
+    # ---- phases ---------------------------------------------------------------
+    def set_phase(self, params):
+        """Set the settings of a phase (:func:`~selfassembly.plasticity.phases.phase_parameters`) for the
+        presentations that follow: each population's rates (0 where frozen), sigma_xi and the stimulus.
+
+        On the runtime targets call it between runs; on cpp_standalone use :meth:`run_phases`, which
+        sets them between the runs of one compiled program.
+        """
+        for pop, S in self.synapses.items():
+            for key, value in params[pop[0]].items():
+                setattr(S, key, value)
+        for A in self.A[1:]:
+            if "sigma_xi" in A.variables:
+                A.sigma_xi = params["sigma_xi"]
+        on = 1.0 if params["stimulus"] else 0.0
+        self.A[0].stim_on = on
+        self.A[-1].stim_on = on
+
+    def run_phases(self, segments, report=None):
+        """Run ``[(n_presentations, phase parameters), ...]`` in turn, the settings of each set before it.
+
+        On cpp_standalone this is one program: Brian2 records every setting made between the
+        runs and the program applies it at that point; it compiles and runs once, at the end.
+        """
+        if not self.is_standalone:
+            for n, params in segments:
+                self.set_phase(params)
+                self.run(n, report=report)
+            return
+        if self.steps_done:
+            raise RuntimeError("a cpp_standalone circuit runs once; build a new circuit for another run")
+        total = sum(check_presentations(n) for n, _ in segments)
+        check_presentations(total, len(self.stimulus.order))
+        for n, params in segments:
+            self.set_phase(params)
+            self.network.run(n * self.mode.T_present, report=report, namespace={})
+        b2.device.build(run=True, **b2.device.build_options)
+        self.steps_done += total
+
     # ---- running ------------------------------------------------------------
     def run(self, n_presentations, report=None):
         """Present ``n_presentations`` stimuli.
@@ -370,8 +409,11 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
     # evaluated once per synapse (tanh 16k times instead of 128 for a 128x128 population).
     # Stimulus and teacher are stored at the start of each step, so that after a run the
     # groups hold the signals of the last presentation.
-    A0 = b2.NeuronGroup(sizes[0], "r : 1", clock=clock, namespace=ns, name=f"{name}_A0")
-    A0.run_regularly("r = x_data(sample_at(t) * ms, i)", when="start")
+    # stim_on: 1, or 0 in a phase without stimulus and teacher (r_0 = 0, e_L = 0; set_phase)
+    A0 = b2.NeuronGroup(sizes[0], "r : 1\nstim_on : 1 (shared, constant)", clock=clock, namespace=ns,
+                        name=f"{name}_A0")
+    A0.stim_on = 1.0
+    A0.run_regularly("r = stim_on * x_data(sample_at(t) * ms, i)", when="start")
     c.A.append(A0)
     rate_code = {}  # layer -> code computing r from h (sample-clocked mode)
     for l in range(1, L + 1):
@@ -384,7 +426,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append("r : 1")
             rate_code[l] = f"r = {target}"
         if top:
-            eqs += ["y : 1", "bad_at : 1"]
+            eqs += ["y : 1", "bad_at : 1", "stim_on : 1 (shared, constant)"]
             if output == "softmax":
                 eqs.append("zsum : 1")
         else:
@@ -397,6 +439,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             eqs.append("z_spont : 1")
         A = b2.NeuronGroup(sizes[l], "\n".join(eqs), clock=clock, namespace=ns, name=f"{name}_A{l}", method="exact")
         if top:
+            A.stim_on = 1.0
             A.run_regularly("y = y_data(sample_at(t) * ms, i)", when="start")
             # divergence watch: the presentation (counted from 1) at which each output rate
             # first became NaN or infinite (NaN fails every comparison); 0 while finite
@@ -491,7 +534,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             sweep.append((Z, "zsum_post"))
         if l in rate_code:
             sweep.append((c.A[l], rate_code[l]))
-    sweep += [(c.A[L], "err = r - y"), (c.synapses[f"U{L}"], "q_post")]
+    sweep += [(c.A[L], "err = stim_on * (r - y)"), (c.synapses[f"U{L}"], "q_post")]
     for l in range(L - 1, 0, -1):
         sweep += [(c.synapses[f"B{l + 1}"], "p_post"), (c.synapses[f"V{l}"], "m_post"),
                   (c.A[l], f"err = {act_prime} * m"), (c.synapses[f"U{l}"], "q_post")]

@@ -91,6 +91,10 @@ class _Base:
         self.mirror = fb.mirror  # B's loop mirror: z_{l+1} = W_{l+1} xi_l and u_{l+1} = U_{l+1} z_{l+1}
         self.noise = cross.needs_noise or self.mirror  # xi_l and s_l = U_l xi_l are needed
         self.ret = cross.needs_return  # a_l = V_l s_l is needed (U reconstructs)
+        # the settings a phase changes (set_phase): sigma_xi, the teacher (e_L = 0 without one), frozen populations
+        self.sigma_xi = cross.sigma_xi
+        self.teacher = True
+        self.frozen = frozenset()
         # weights, C-contiguous copies in self.dtype, rows postsynaptic
         dt = self.dtype
         self.W = {l: np.array(weights[f"W{l}"], dtype=dt, order="C") for l in range(1, L + 1)}
@@ -136,13 +140,13 @@ class _Base:
         if not self.noise:
             return None, lambda: None
         rng = rng if rng is not None else np.random.default_rng(0)
-        sigma = self.rules.cross.sigma_xi
+        sigma = self.sigma_xi
         decay = float(self.noise_decay)
-        kick = sigma * np.sqrt(1.0 - decay**2)
         # stationary start; the draws are float64 (the stream Brian2 draws), stored in self.dtype
         xi = {l: (sigma * rng.standard_normal(n)).astype(self.dtype) for l, n in enumerate(self.sizes) if l > 0}
 
         def draw():
+            kick = self.sigma_xi * np.sqrt(1.0 - decay**2)  # sigma_xi as the current phase sets it
             for l, buf in xi.items():
                 z = rng.standard_normal(buf.size)
                 z *= kick
@@ -225,7 +229,10 @@ class SampleLoop(_Base):
                 r[l][:] = h[l]
             prev = r[l]
         self._loop_up(xi)
-        np.subtract(r[L], y, out=self.e[L])
+        if self.teacher:
+            np.subtract(r[L], y, out=self.e[L])
+        else:  # no teacher (a phase without stimulus): e_L = 0
+            self.e[L].fill(0.0)
         self._descend(L, xi)
         for l in range(L - 1, 0, -1):
             np.dot(self.B[l + 1], self.Q[l + 1][0], out=self.p[l])
@@ -241,35 +248,45 @@ class SampleLoop(_Base):
 
     def plasticity(self, x, xi=None):
         """One presentation's weight changes (MODEL.md, Plasticity), in place; every change
-        reads the signals of this presentation's sweep (computed with the weights before it)."""
-        L, rules = self.L, self.rules
+        reads the signals of this presentation's sweep (computed with the weights before it).
+        Populations in ``self.frozen`` (a phase's ``freeze``) are left exactly as they are."""
+        L, rules, frozen = self.L, self.rules, self.frozen
         eta, lam = rules.forward.eta, rules.forward.lam
         decay = 1.0 - eta * lam
         prev = {l: (x if l == 1 else self.r[l - 1]) for l in range(1, L + 1)}
         fb = rules.feedback
-        if fb.plastic and not fb.tied:  # B reads U_l r_l, d_{l+1}, s_l, u_{l+1} of this presentation
+        if fb.plastic and not fb.tied and "B" not in frozen:  # B reads U_l r_l, d_{l+1}, s_l, u_{l+1}
             for l in range(1, L):
                 self._feedback_step(l, self.Q[l + 1][0], 1.0, xi)
-        for l in range(1, L + 1):
+        for l in range(1, L + 1 if "W" not in frozen else 1):
             self._rank1(self.W[l], decay, self.e[l] * eta, prev[l], -1.0)
-        if fb.tied:
+        if fb.tied and "B" not in frozen:
             for l in range(2, L + 1):  # B holds what it transmits: W^T or sign(W^T)
                 self.B[l][:] = self.W[l].T
                 if fb.kind == "sign":
                     np.sign(self.B[l], out=self.B[l])
         cross = rules.cross
         eta_c, lam_c = cross.eta_c, cross.lam_c
+        v_rule = "fixed" if "V" in frozen else cross.v
+        u_rule = "fixed" if "U" in frozen else cross.u
         for l in range(1, L + 1):
             d, s = self.Q[l][0], self.Q[l][2]
-            if cross.v == "mirror":
+            if v_rule == "mirror":
                 self._rank1(self.V[l], 1.0 - eta_c * lam_c, xi[l], s, eta_c)
-            elif cross.v == "hebbian":
+            elif v_rule == "hebbian":
                 self._rank1(self.V[l], 1.0 - eta_c * lam_c, self.r[l], d, eta_c)
-            if cross.u == "reconstruct":  # a_l = V_l s_l was computed in the sweep, before V changed
+            if u_rule == "reconstruct":  # a_l = V_l s_l was computed in the sweep, before V changed
                 self._rank1(self.U[l], 1.0, s, self.mis[l], cross.eta_u)
-            elif cross.u == "hebbian":
+            elif u_rule == "hebbian":
                 self._rank1(self.U[l], 1.0 - eta_c * lam_c, d, self.r[l], eta_c)
         self._keep_masks()
+
+    def set_phase(self, params):
+        """The settings of a phase (:func:`~selfassembly.plasticity.phases.phase_parameters`): sigma_xi,
+        the teacher (stimulus off: e_L = 0; the caller presents r_0 = 0) and the frozen populations."""
+        self.sigma_xi = params["sigma_xi"]
+        self.teacher = bool(params["stimulus"])
+        self.frozen = frozenset(params["frozen"])
 
     def present(self, x, y, xi=None):
         self.sweep(x, y, xi)
@@ -444,6 +461,8 @@ class NumpyCircuit:
         self.steps_done = 0
         self._bad_at = None
         self._steps, self._records = [], []
+        self._stimulus_on = True
+        self._blank = np.zeros(self.sizes[0], dtype=self.loop.dtype)  # r_0 in a phase without stimulus
 
     @property
     def L(self):
@@ -457,6 +476,18 @@ class NumpyCircuit:
             self._run(X, Y, order, loop, top, int(n_presentations))
         self.steps_done += int(n_presentations)
 
+    def set_phase(self, params):
+        """Set a phase's settings (:func:`~selfassembly.plasticity.phases.phase_parameters`) for the
+        presentations that follow; as the Brian2 circuit's :meth:`~selfassembly.circuits.network.Circuit.set_phase`."""
+        self.loop.set_phase(params)
+        self._stimulus_on = bool(params["stimulus"])
+
+    def run_phases(self, segments, report=None):
+        """Run ``[(n_presentations, phase parameters), ...]`` in turn, the settings of each set before it."""
+        for n, params in segments:
+            self.set_phase(params)
+            self.run(n, report=report)
+
     def _run(self, X, Y, order, loop, top, n_presentations):
         # one BLAS thread: the products are small (a few hundred by a few hundred), and threads that
         # wait for a core cost far more than they share (25 ms against 0.4 ms per presentation at
@@ -467,10 +498,11 @@ class NumpyCircuit:
                 self._records.append(loop.weights())
             sample = order[k]
             self._draw()
-            loop.sweep(X[sample], Y[sample], self._xi)
+            x = X[sample] if self._stimulus_on else self._blank
+            loop.sweep(x, Y[sample], self._xi)
             if self._bad_at is None and not np.all(np.isfinite(top)):
                 self._bad_at = k + 1  # counted from 1, as the Brian2 circuit's watch
-            loop.plasticity(X[sample], self._xi)
+            loop.plasticity(x, self._xi)
 
     def weights(self):
         """Current weights as dense matrices (rows postsynaptic), keyed by population."""

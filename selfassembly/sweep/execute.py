@@ -147,6 +147,8 @@ def effective_key(config, preset):
     rules = config.rules(preset)
     used = used_parameters(rules)
     d = config.to_dict()
+    if "phases" in d:  # a list of tables: keyed as one text
+        d["phases"] = {"schedule": repr(d["phases"])}
     d["training"].pop("presets")
     if rules.cross_init == "identity":  # U = V = I whatever [connectivity.U] and [connectivity.V] say
         for family in "UV":
