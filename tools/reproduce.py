@@ -39,7 +39,8 @@ FOLDERS = ["benchmarks/results/cross_stability", "benchmarks/results/cross_stabi
            "benchmarks/results/self_assembly/classification",
            "benchmarks/results/self_assembly/reconstruction", "benchmarks/results/loop_mirror_tuning",
            "benchmarks/results/depth_puzzle", "benchmarks/results/learning",
-           "benchmarks/results/learning/digits_reconstruction", "benchmarks/results/speed",
+           "benchmarks/results/learning/digits_reconstruction",
+           "benchmarks/results/learning/digits_classification", "benchmarks/results/speed",
            "benchmarks/results/speed_2threads", "benchmarks/results/sweep", "benchmarks/results/sweep/idle",
            "docs/phase_diagram"]
 
