@@ -109,6 +109,23 @@ class RuleSet:
             return self.feedback
         return dataclasses.replace(self.feedback, eta_b=self.feedback.eta_b * k)
 
+    def parameters_of(self, pop, sizes):
+        """The shared constants that synapse population ``pop`` ("W2", "B3", "U1", "V4", ...) of a
+        circuit of ``sizes`` reads, with its layer's rates (:meth:`cross_at`, :meth:`feedback_at`):
+        what the Brian2 builder sets on each Synapses group, and what anything that resets them
+        later (a new phase, a reused standalone build) must set again.
+
+        >>> rs = make_preset("four_synapse", eta_c=0.002, eta_u=0.0005, eta_b=0.002, rate_scaling="size")
+        >>> rs.parameters_of("U2", [64, 32, 256, 10]), rs.parameters_of("B2", [64, 32, 256, 10])
+        ({'eta_u': 0.00025}, {'eta_b': 0.008, 'lam_b': 1.0})
+        """
+        family, l = pop[0], int(pop[1:])
+        if family == "W":
+            return self.forward.parameters()
+        if family == "B":  # B_l ends on D_{l-1}
+            return self.feedback_at(sizes[l - 1]).parameters()
+        return self.cross_at(sizes[l]).parameters(family)
+
     def as_dict(self):
         """Flat, TOML-friendly description of the rule set."""
         return {
