@@ -159,3 +159,48 @@ def test_default_hash_is_unchanged_by_the_new_field():
         data[section].pop(key)
     text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
     assert ExperimentConfig().config_hash() == hashlib.sha256(text.encode()).hexdigest()
+
+
+def _size_scaling_script():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "size_scaling.py"
+    spec = importlib.util.spec_from_file_location("size_scaling", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_developmental_phase_moves_only_u_v_b(data_file):
+    """The benchmark's developmental phase (spontaneous activity alone) leaves W exactly as it was,
+    and assembles U and V: the cross-stream angle falls."""
+    from selfassembly.analysis.alignment import cross_stream_angles
+
+    script = _size_scaling_script()
+    config = _config(data_file, rate_scaling="size")
+    rules = config.rules("four_synapse")
+    weights, masks = initial_weights(SIZES, rules, config.connectivity_objects(), 0)
+    out = script.develop(weights, masks, config, "four_synapse", 3000, 0)
+    for name, w in weights.items():
+        assert np.array_equal(out[name], w) == name.startswith("W"), name
+    before, after = cross_stream_angles(weights), cross_stream_angles(out)
+    assert all(after[l] < before[l] - 20 for l in before), (before, after)
+
+
+def test_benchmark_summary_and_rates(tmp_path):
+    script = _size_scaling_script()
+    config = script.config_of("mnist", "size", 0, "/nowhere")
+    rates = script.effective_rates(config, "four_synapse")
+    assert rates["u4"] == pytest.approx(0.0005 * 128 / 784) and rates["b3"] == pytest.approx(0.002 * 128 / 32)
+    assert rates["c1"] == pytest.approx(0.002)
+    row = {c: "" for c in script.COLUMNS}
+    rows = [dict(row, problem="mnist", setting=s, preset="four_synapse", seed=k, status=st, test_error=e,
+                 mean_predictor_error=55.9, ff_angle_mean=a, ff_angle_max=a, ff_angles=f"{a}", rates="{}")
+            for s, k, st, e, a in (("size", 0, "done", 20.0, 30.0), ("size", 1, "done", 22.0, 34.0),
+                                   ("absolute", 0, "diverged", 150.0, 90.0))]
+    script.summarize(rows, tmp_path)
+    text = (tmp_path / "summary.md").read_text()
+    assert "| size | 2 | done | 21.000 ± 1.414 | 32.000 ± 2.828" in text
+    assert "| absolute | 1 | diverged | - |" in text
+    assert (tmp_path / "size_scaling.png").stat().st_size > 1000
