@@ -14,6 +14,9 @@ same splits and seeds:
     the same numbers as the rates of a 128-unit layer, layer l using them times 128 / n_l
     (``plasticity.rate_scaling = "size"``: eta_x,l = eta_hat_x / n_l, eta_hat_x = 128 eta_x; for B_{l+1}
     n_l is D_l's size, the rows of B_{l+1});
+``capped``
+    as ``size``, but a layer's rates are only lowered, never raised: times min(1, 128 / n_l)
+    (``plasticity.rate_scaling = "capped"``; at 64-128-128-10 this is ``absolute`` exactly);
 ``small``
     MODEL.md's stable absolute rates eta_c = 0.0005, eta_u = eta_b = 0.0001 in every layer;
 ``size_dev``
@@ -76,6 +79,7 @@ SETTINGS = {
     "feedback_alignment": ("feedback_alignment", {}, 0),
     "absolute": ("four_synapse", dict(TODAY), 0),
     "size": ("four_synapse", dict(TODAY, rate_scaling="size"), 0),
+    "capped": ("four_synapse", dict(TODAY, rate_scaling="capped"), 0),
     "small": ("four_synapse", {"eta_c": 0.0005, "eta_u": 0.0001, "eta_b": 0.0001}, 0),
     "size_dev": ("four_synapse", dict(TODAY, rate_scaling="size"), 1),
 }

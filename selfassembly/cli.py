@@ -115,8 +115,8 @@ def _add_run(sub):
     add("--b-rule", "b_rule", "override the rule of every plastic B: task, loop_mirror or both (none: the preset's)",
         dest="b_rule")
     add("--rate-scaling", "rate_scaling", "none (eta_c, eta_u, eta_b as given in every layer) or size (they are the "
-        "rates of a 128-unit layer; layer l uses them times 128 / n_l, so that one setting serves every width; "
-        "docs/model.md)", dest="rate_scaling")
+        "rates of a 128-unit layer; layer l uses them times 128 / n_l, so that one setting serves every width) or "
+        "capped (times min(1, 128 / n_l): only layers wider than 128 are slowed); docs/model.md", dest="rate_scaling")
     add("--task", "task", "classification (labels, softmax) or reconstruction (target = input; needs --output "
         "linear and n_L = n_0)")
     add("--activation", "activation", "hidden activation: tanh or relu")

@@ -243,12 +243,12 @@ class ExperimentConfig:
         k = size_factor(self.rate_scaling, n)
         for rate, decay in (("eta_c", "lam_c"), ("eta_b", "lam_b")):
             value = getattr(self, rate) * getattr(self, decay) * k
-            if value >= 1:
+            if value >= 1 and k > 1:
                 raise ConfigError(
-                    f"plasticity.rate_scaling = 'size' gives the layer of {n} units {rate} = {getattr(self, rate):g} * "
+                    f"plasticity.rate_scaling = {self.rate_scaling!r} gives the layer of {n} units {rate} = {getattr(self, rate):g} * "
                     f"{REFERENCE_SIZE} / {n} = {getattr(self, rate) * k:g}, so its decay per presentation {rate} * {decay} "
                     f"= {value:g} is 1 or more and overshoots zero at every step; lower plasticity.{rate} or "
-                    f"plasticity.{decay}, widen that layer, or set plasticity.rate_scaling = 'none'")
+                    f"plasticity.{decay}, widen that layer, or set plasticity.rate_scaling = 'capped' or 'none'")
 
     def _check_dataset(self):
         """data.dataset: a bundled name or a data file's path (made absolute); data.label_column goes with a CSV."""

@@ -41,31 +41,38 @@ def _hat(name):
     return PARAMS[name] * REFERENCE_SIZE
 
 
-def test_one_presentation_changes_u_v_b_at_rate_hat_over_n_l():
+#: (rate_scaling, sizes, the rate of eta in a layer of n units): "size" everywhere eta_hat / n;
+#: "capped" only in the layer wider than n_ref (300 units), the others at eta
+SCALINGS = [("size", SIZES, lambda name, n: _hat(name) / n),
+            ("capped", [20, 300, 12, 7], lambda name, n: _hat(name) / n if n > REFERENCE_SIZE else PARAMS[name])]
+
+
+@pytest.mark.parametrize("scaling, sizes, rate", SCALINGS, ids=[s[0] for s in SCALINGS])
+def test_one_presentation_changes_u_v_b_at_rate_hat_over_n_l(scaling, sizes, rate):
     """The numpy engine's change of U_l, V_l (layer l) and B_{l+1} (ending on D_l) in one
     presentation, against MODEL.md's rules written out with eta_hat / n_l."""
-    rules = make_preset("four_synapse", rate_scaling="size", **PARAMS)
-    weights, masks = initial_weights(SIZES, rules, None, 7)
+    rules = make_preset("four_synapse", rate_scaling=scaling, **PARAMS)
+    weights, masks = initial_weights(sizes, rules, None, 7)
     rng = np.random.default_rng(1)
-    xi = {l: PARAMS["sigma_xi"] * rng.standard_normal(n) for l, n in enumerate(SIZES) if l > 0}
-    loop = SampleLoop(SIZES, rules, weights, masks=masks)
-    x, y = rng.standard_normal(SIZES[0]), np.eye(SIZES[-1])[2]
+    xi = {l: PARAMS["sigma_xi"] * rng.standard_normal(n) for l, n in enumerate(sizes) if l > 0}
+    loop = SampleLoop(sizes, rules, weights, masks=masks)
+    x, y = rng.standard_normal(sizes[0]), np.eye(sizes[-1])[2]
     loop.present(x, y, xi)
     after = loop.weights()
-    W, U, V, B = ({l: weights[f"{k}{l}"] for l in range(1, len(SIZES)) if f"{k}{l}" in weights} for k in "WUVB")
-    for l in range(1, len(SIZES)):
-        n = SIZES[l]
-        eta_c, eta_u = _hat("eta_c") / n, _hat("eta_u") / n
+    W, U, V, B = ({l: weights[f"{k}{l}"] for l in range(1, len(sizes)) if f"{k}{l}" in weights} for k in "WUVB")
+    for l in range(1, len(sizes)):
+        n = sizes[l]
+        eta_c, eta_u = rate("eta_c", n), rate("eta_u", n)
         s = U[l] @ xi[l]
         a = V[l] @ s
         np.testing.assert_allclose(after[f"V{l}"] - V[l], eta_c * (np.outer(xi[l], s) - PARAMS["lam_c"] * V[l]),
                                    rtol=1e-9, atol=1e-15, err_msg=f"V{l}")
         np.testing.assert_allclose(after[f"U{l}"] - U[l], eta_u * np.outer(s, xi[l] - a), rtol=1e-9, atol=1e-15,
                                    err_msg=f"U{l}")
-        if l + 1 < len(SIZES):  # B_{l+1} ends on D_l: its eta_b is eta_hat_b / n_l
+        if l + 1 < len(sizes):  # B_{l+1} ends on D_l: its eta_b is eta_hat_b / n_l
             u = U[l + 1] @ (W[l + 1] @ xi[l])
             np.testing.assert_allclose(after[f"B{l + 1}"] - B[l + 1],
-                                       _hat("eta_b") / n * (np.outer(s, u) - PARAMS["lam_b"] * B[l + 1]),
+                                       rate("eta_b", n) * (np.outer(s, u) - PARAMS["lam_b"] * B[l + 1]),
                                        rtol=1e-9, atol=1e-15, err_msg=f"B{l + 1}")
 
 
@@ -125,18 +132,20 @@ def test_standalone_reuse_passes_each_group_its_scaled_rate(data_file):
 
 
 def test_rate_scaling_configuration(tmp_path):
-    with pytest.raises(ConfigError, match="plasticity.rate_scaling: unknown value 'layer'; valid values: none, size"):
+    with pytest.raises(ConfigError, match="plasticity.rate_scaling: unknown value 'layer'; valid values: none, size, "
+                                          "capped"):
         ExperimentConfig(rate_scaling="layer")
     with pytest.raises(ValueError, match="unknown rate scaling 'layer'"):
         make_preset("four_synapse", rate_scaling="layer")
     # the smallest layer's decay per presentation must stay below 1: eta_c lam_c 128 / 4 = 0.96 passes, 1.28 not
     ExperimentConfig(sizes=[64, 4, 10], rate_scaling="size", eta_c=0.03, lam_c=1.0, eta_b=0.001)
     with pytest.raises(ConfigError, match=r"layer of 4 units eta_c = 0\.04 \* 128 / 4 = 1\.28.*plasticity.rate_scaling "
-                                          "= 'none'"):
+                                          "= 'capped' or 'none'"):
         ExperimentConfig(sizes=[64, 4, 10], rate_scaling="size", eta_c=0.04, lam_c=1.0)
     with pytest.raises(ConfigError, match="eta_b = 0.02 \\* 128 / 4"):
         ExperimentConfig(sizes=[64, 4, 10], rate_scaling="size", eta_b=0.02, lam_b=2.0)
     ExperimentConfig(sizes=[64, 4, 10], rate_scaling="none", eta_c=0.04)  # unscaled: no such limit
+    ExperimentConfig(sizes=[64, 4, 10], rate_scaling="capped", eta_c=0.04)  # capped never raises a rate
     # TOML round trip, the hash, the CLI
     config = ExperimentConfig(rate_scaling="size")
     again = ExperimentConfig.from_dict(parse_toml(config.to_toml(), "x.toml"))

@@ -45,7 +45,7 @@ class RuleSet:
     cross_init : {"identity", "random"}
         Initial connectivity of U and V (structured or random).
     description : str
-    rate_scaling : {"none", "size"}
+    rate_scaling : {"none", "size", "capped"}
         How the rates of the rules that learn from spontaneous activity depend on the layer size
         (:func:`~selfassembly.plasticity.rules.size_factor`). ``"none"``: every layer uses eta_c,
         eta_u and eta_b as given. ``"size"``: the given numbers are the rates of a layer of
@@ -55,7 +55,8 @@ class RuleSet:
                   \\eta_{b,l+1} = \\hat\\eta_b / n_l,\\qquad \\hat\\eta = \\eta\\, n_{ref}
 
         (U_l and V_l sit in layer l; B_{l+1} ends on D_l, whose n_l sets its noise floor). W's eta
-        and lam, and B's task rule, are not scaled. See :meth:`cross_at`, :meth:`feedback_at`.
+        and lam, and B's task rule, are not scaled. ``"capped"``: the factor n_ref / n_l only where it is
+        below 1 (layers wider than n_ref). See :meth:`cross_at`, :meth:`feedback_at`.
     """
 
     name: str
@@ -215,10 +216,10 @@ def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_
     b_rule : {"task", "loop_mirror", "both"}, optional
         Override the rule of a plastic B; refused for presets whose B is fixed
         or tied to W.
-    rate_scaling : {"none", "size"}
+    rate_scaling : {"none", "size", "capped"}
         ``"size"``: eta_c, eta_u and eta_b are the rates of a layer of
         :data:`~selfassembly.plasticity.rules.REFERENCE_SIZE` units, scaled by n_ref / n_l in each
-        layer (see :class:`RuleSet`).
+        layer; ``"capped"``: by min(1, n_ref / n_l) (see :class:`RuleSet`).
 
     Examples
     --------
