@@ -19,6 +19,11 @@ same splits and seeds:
     (``plasticity.rate_scaling = "capped"``; at 64-128-128-10 this is ``absolute`` exactly);
 ``small``
     MODEL.md's stable absolute rates eta_c = 0.0005, eta_u = eta_b = 0.0001 in every layer;
+``size_low_b``
+    ``size`` with eta_b = 0.0002 at n_ref (added after ``size`` learned nothing on MNIST-8k, to
+    tell B's loop mirror's rate from the cross-stream pair's);
+``small_dev``
+    ``small`` after the developmental phase;
 ``size_dev``
     ``size`` after a developmental phase: :data:`DEV_EPOCHS` epochs' worth of presentations of
     spontaneous activity alone (stimulus and teacher off, W frozen: only U, V and B's loop mirror
@@ -82,6 +87,8 @@ SETTINGS = {
     "capped": ("four_synapse", dict(TODAY, rate_scaling="capped"), 0),
     "small": ("four_synapse", {"eta_c": 0.0005, "eta_u": 0.0001, "eta_b": 0.0001}, 0),
     "size_dev": ("four_synapse", dict(TODAY, rate_scaling="size"), 1),
+    "size_low_b": ("four_synapse", dict(TODAY, eta_b=0.0002, rate_scaling="size"), 0),
+    "small_dev": ("four_synapse", {"eta_c": 0.0005, "eta_u": 0.0001, "eta_b": 0.0001}, 1),
 }
 #: the developmental phase of ``size_dev``, in epochs' worth of presentations
 DEV_EPOCHS = 1
@@ -276,6 +283,7 @@ def main(argv=None):
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--problems", default="mnist,digits")
     ap.add_argument("--settings", default=",".join(SETTINGS))
+    ap.add_argument("--seeds", default="", help="comma-separated seeds (default: SEEDS of each problem)")
     ap.add_argument("--report-only", action="store_true")
     args = ap.parse_args(argv)
     started = time.time()
@@ -285,7 +293,8 @@ def main(argv=None):
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {(r["problem"], r["setting"], int(r["seed"])) for r in rows}
     problems = [p for p in args.problems.split(",") if p != "mnist" or args.mnist]
-    jobs = [(p, s, k) for p in problems for k in SEEDS[p] for s in args.settings.split(",")
+    seeds = {p: [int(k) for k in args.seeds.split(",")] if args.seeds else SEEDS[p] for p in problems}
+    jobs = [(p, s, k) for p in problems for k in seeds[p] for s in args.settings.split(",")
             if (p, s, k) not in done]
     if jobs and not args.report_only:
         client, cluster, _, _ = start_client(args.workers, None)

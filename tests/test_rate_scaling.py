@@ -213,3 +213,15 @@ def test_benchmark_summary_and_rates(tmp_path):
     assert "| size | 2 | done | 21.000 ± 1.414 | 32.000 ± 2.828" in text
     assert "| absolute | 1 | diverged | - |" in text
     assert (tmp_path / "size_scaling.png").stat().st_size > 1000
+
+
+def test_divergence_advice_names_rate_scaling_for_wide_layers():
+    from selfassembly.experiment import divergence_advice
+
+    wide = ExperimentConfig(sizes=[64, 300, 10], presets=["four_synapse"], eta_u=0.0004)
+    advice = divergence_advice(wide, wide.rules("four_synapse"))
+    assert "eta_u n_l sigma_xi^2 = 0.12 per presentation in the 300-unit layer (0.051 at 128 units)" in advice
+    assert "--rate-scaling capped" in advice
+    for config in (wide.replace(rate_scaling="capped"), ExperimentConfig(presets=["four_synapse"])):
+        assert "rate-scaling" not in divergence_advice(config, config.rules("four_synapse"))
+    assert "rate-scaling" not in divergence_advice(wide, wide.rules("four_synapse_fixed_u"))  # U does not learn
