@@ -24,6 +24,8 @@ same splits and seeds:
     tell B's loop mirror's rate from the cross-stream pair's);
 ``small_dev``
     ``small`` after the developmental phase;
+``capped_low_b``
+    ``capped`` with eta_b = 0.0002 (the value the lead was retuning eta_b to);
 ``size_dev``
     ``size`` after a developmental phase: :data:`DEV_EPOCHS` epochs' worth of presentations of
     spontaneous activity alone (stimulus and teacher off, W frozen: only U, V and B's loop mirror
@@ -56,6 +58,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import time
 from pathlib import Path
 
@@ -89,6 +92,7 @@ SETTINGS = {
     "size_dev": ("four_synapse", dict(TODAY, rate_scaling="size"), 1),
     "size_low_b": ("four_synapse", dict(TODAY, eta_b=0.0002, rate_scaling="size"), 0),
     "small_dev": ("four_synapse", {"eta_c": 0.0005, "eta_u": 0.0001, "eta_b": 0.0001}, 1),
+    "capped_low_b": ("four_synapse", dict(TODAY, eta_b=0.0002, rate_scaling="capped"), 0),
 }
 #: the developmental phase of ``size_dev``, in epochs' worth of presentations
 DEV_EPOCHS = 1
@@ -147,6 +151,19 @@ def develop(weights, masks, config, preset, n_presentations, seed):
     return out
 
 
+def _diverged_at(result):
+    """The presentation at which a diverged run's output became NaN/Inf (from its message), or ''.
+
+    >>> class R: status, message = "diverged", "... became NaN/Inf at presentation 700; snapshots ..."
+    >>> _diverged_at(R())
+    700
+    """
+    if result.status != "diverged":
+        return ""
+    found = re.search(r"NaN/Inf at presentation (\d+)", result.message)
+    return int(found.group(1)) if found else ""
+
+
 def train_run(problem, setting, seed, mnist_dir=""):
     """One run; its row of runs.csv."""
     from selfassembly import experiment
@@ -188,7 +205,7 @@ def train_run(problem, setting, seed, mnist_dir=""):
             "ff_angles": " ".join(f"{a:.0f}" for a in ff), "cross_angles": " ".join(f"{a:.0f}" for a in cross),
             "rates": json.dumps({k: float(f"{v:.4g}") for k, v in effective_rates(config, preset).items()})
             if preset == "four_synapse" else "",
-            "diverged_at": int(result.snapshots.steps[-1]) if result.status == "diverged" else "",
+            "diverged_at": _diverged_at(result),
             "dev_presentations": n_dev, "wall_s": round(time.perf_counter() - t0, 1)}
 
 
