@@ -267,7 +267,7 @@ def plot(rows, out):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.5))
     for ax, problem in zip(axes, PROBLEMS):
         recon = PROBLEMS[problem][1] == "reconstruction"
         key = "test_error" if recon else "test_acc"
@@ -277,13 +277,15 @@ def plot(rows, out):
                 if r["status"] != "done":
                     ax.scatter(95, i, marker="x", color="red")
                     continue
-                ax.scatter(float(r["ff_angle_mean"]), i, color="C0")
-                ax.annotate(f"{float(r[key]):.3g}", (float(r["ff_angle_mean"]), i), textcoords="offset points",
-                            xytext=(0, 6), fontsize=7, ha="center")
+                ax.scatter(float(r["ff_angle_mean"]), i, color="C0", s=14)
+            done = [float(r[key]) for r in ss if r["status"] == "done"]
+            if done:  # the mean over seeds, once per setting
+                ax.annotate(f"{np.mean(done):.3g} (n={len(done)})", (101, i), fontsize=7, va="center",
+                            annotation_clip=False)
         ax.set_yticks(range(len(SETTINGS)), list(SETTINGS))
         ax.set_xlim(-5, 100)
-        ax.set_xlabel("forward-feedback angle, mean over layers (deg); label: " +
-                      ("test error" if recon else "test acc") + "; x: diverged")
+        ax.set_xlabel("forward-feedback angle, mean over layers (deg); x: diverged")
+        ax.text(101, len(SETTINGS) - 0.3, "test error" if recon else "test acc", fontsize=7)
         ax.set_title(f"{PROBLEMS[problem][0]} {PROBLEMS[problem][1]} " + "-".join(map(str, PROBLEMS[problem][2])))
     fig.tight_layout()
     save_png(fig, out / "size_scaling.png")
@@ -331,7 +333,11 @@ def main(argv=None):
     summarize(rows, out)
     settings = {**vars(args), "problems": PROBLEMS, "seeds": SEEDS, "settings_grid": SETTINGS, "lam": LAM,
                 "dev_epochs": DEV_EPOCHS, "engine": "numpy", "dtype": "float64", "data_split_seed": 0}
-    write_manifest(out, __file__, argv, settings, started)
+    # what a report-only call cannot know (how the runs were made) is carried over from the manifest before
+    old = out / "manifest.json"
+    carried = {k: v for k, v in (json.loads(old.read_text()) if old.exists() else {}).items()
+               if k in ("runs_made_by", "note")}
+    write_manifest(out, __file__, argv, settings, started, **carried)
 
 
 if __name__ == "__main__":
