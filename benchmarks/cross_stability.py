@@ -48,7 +48,7 @@ from selfassembly.circuits.numpy_engine import SampleLoop
 from selfassembly.datasets import load_dataset
 from selfassembly.experiment import presentation_order
 from selfassembly.io import atomic_write_text, write_csv
-from selfassembly.manifest import write_manifest
+from selfassembly.manifest import earlier_calls, write_manifest
 from selfassembly.plasticity import DEFAULT_PARAMS
 from selfassembly.plasticity.presets import make_preset
 
@@ -140,6 +140,21 @@ def summarise(rows, lam=DEFAULT_PARAMS["lam"], epochs=10):
     return "\n".join(lines)
 
 
+def reproduce_cell(rows, lam, epochs, quick=False):
+    """The cell ``make reproduce`` reruns: tanh, eta_c = 0.002, eta_u / eta_c = 1/4, seed 0, at the
+    first architecture of the grid that the scan holds at this lam and epochs (a scan run with
+    ``--archs`` may hold only some).
+
+    >>> row = {"arch": "64-64-64-64-10", "f": "tanh", "eta_c": "0.001", "ratio": "0", "seed": "0", "lam": "0.0001",
+    ...        "epochs": "10"}
+    >>> reproduce_cell([row], 1e-4, 10)["arch"], reproduce_cell([row], 0.02, 10)["arch"]
+    ('64-64-64-64-10', '64-128-128-10')
+    """
+    held = {r["arch"] for r in rows if row_key(r)[5:] in ((lam, epochs), (None, None))}
+    archs = [a for a in dict.fromkeys("-".join(map(str, g[0])) for g in grid(quick)) if a in held]
+    return {"arch": (archs or ["64-128-128-10"])[0], "f": "tanh", "eta_c": 0.002, "ratio": 0.25, "seed": 0}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="two tiny runs (smoke test)")
@@ -155,6 +170,7 @@ def main(argv=None):
     path = out / "scan.csv"
     rows = list(csv.DictReader(open(path))) if path.exists() else []
     done = {row_key(r) for r in rows}
+    earlier = earlier_calls(out) if rows else []  # a resumed scan: the calls that made the rows already there
     data = load_dataset("digits", 0.2, 0)
     if args.quick:
         data.X_train, data.Y_train = data.X_train[:200], data.Y_train[:200]
@@ -175,9 +191,10 @@ def main(argv=None):
     atomic_write_text(out / "scan.md", summarise(rows, args.lam, epochs))
     write_manifest(out, __file__, argv, {**vars(args), "epochs": epochs, "engine": "numpy", "b_rule": "task",
                                          "dataset": "digits", "grid": grid(args.quick)}, started,
-                   reproduce={"cell": {"arch": "64-128-128-10", "f": "tanh", "eta_c": 0.002, "ratio": 0.25, "seed": 0},
+                   reproduce={"cell": reproduce_cell(rows, args.lam, epochs, args.quick),
                               "compare": ["test_acc", "ff_angle_max"], "tolerance": {"test_acc": 0.0005,
-                                                                                   "ff_angle_max": 0.05}})
+                                                                                   "ff_angle_max": 0.05}},
+                   **({"earlier_calls": earlier} if earlier else {}))
     print(f"wrote {path} and {out / 'scan.md'}")
 
 

@@ -40,11 +40,13 @@ architectures are not all tuned (:data:`TUNE_ARCHS`: MNIST classification is tun
 to fit the compute), the others take the setting chosen at the tuned one.
 
 Every run is a task on dask.distributed (a LocalCluster with ``--workers`` processes, or
-``--scheduler ADDRESS``, as ``selfassembly sweep``). It trains with the sample-clocked
-equations of MODEL.md in :class:`selfassembly.circuits.numpy_engine.SampleLoop` (the numpy
-engine, which the tests hold equal to :mod:`selfassembly.circuits.reference` and to the Brian2
-circuit step by step); the workers load the data themselves from ``--mnist DIR`` or the data
-file (the same path on every machine).
+``--scheduler ADDRESS``, as ``selfassembly sweep``): the package's
+:func:`selfassembly.sweep.learning_run.train_run`, so a worker needs only the package installed.
+It trains with the sample-clocked equations of MODEL.md in
+:class:`selfassembly.circuits.numpy_engine.SampleLoop` (the numpy engine, which the tests hold
+equal to :mod:`selfassembly.circuits.reference` and to the Brian2 circuit step by step); the
+workers load the data themselves from ``--mnist DIR`` or the data file (the same path on every
+machine).
 
 Outputs under OUT (default ``benchmarks/results/learning``), rewritten after each stage:
 
@@ -63,6 +65,10 @@ Outputs under OUT (default ``benchmarks/results/learning``), rewritten after eac
     predictor's error and the share of feedback alignment's gap to backprop closed) over seeds,
     the paired difference to backprop (same seed) with its 95% t-interval, the ``verdict``, the
     chosen setting, epochs and wall time.
+``manifest.json``
+    the command, code version, every setting (the grids and the model's default parameters
+    included), this call's wall time and runs, the machine, and the slice ``make reproduce``
+    reruns (:func:`write_learning_manifest`).
 ``<dataset>_curves.png``, ``<dataset>_diff.png``, ``<dataset>_tuning.png``, ``<dataset>_tradeoff.png``
     classification: test accuracy and forward-feedback angle over training (mean and sd band over
     seeds); the paired differences to backprop with their intervals; stage 1's validation
@@ -83,7 +89,6 @@ import functools
 import itertools
 import json
 import math
-import os
 import sys
 import time
 import uuid
@@ -91,22 +96,20 @@ from pathlib import Path
 
 import numpy as np
 
+from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles
+from selfassembly.analysis.statistics import t_interval
+from selfassembly.analysis.verdict import N_DRAWS, random_null, seed_verdicts
+from selfassembly.datasets import file_sha256, is_data_file
+from selfassembly.io import atomic_savez, atomic_write_text, write_csv, write_json
+from selfassembly.manifest import MANIFEST, earlier_calls, write_manifest
+from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, PRESETS
+from selfassembly.sweep import start_client
+# what a run computes, on a worker: the package's, so that the workers need only the package
+from selfassembly.sweep.learning_run import (TARGET, VAL_FRACTION, VAL_SEED, parse_arch, split,  # noqa: F401
+                                             train_run)
+from selfassembly.sweep.learning_run import load_data as _data
+
 HERE = Path(__file__).resolve().parent
-if str(HERE) not in sys.path:  # the workers import this file as a module (and learning_plots beside it)
-    sys.path.insert(0, str(HERE))
-
-from selfassembly.circuits.numpy_engine import SampleLoop  # noqa: E402
-
-from selfassembly.analysis.alignment import cross_stream_angles, forward_feedback_angles  # noqa: E402
-from selfassembly.analysis.verdict import N_DRAWS, random_null, seed_verdicts  # noqa: E402
-from selfassembly.circuits import reference as ref  # noqa: E402
-from selfassembly.circuits.connectivity import initial_weights  # noqa: E402
-from selfassembly.datasets import file_sha256, is_data_file, load_dataset  # noqa: E402
-from selfassembly.io import atomic_savez, atomic_write_text, write_csv, write_json  # noqa: E402
-from selfassembly.plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, PRESETS, make_preset  # noqa: E402
-from selfassembly.plasticity.rules import B_RULES  # noqa: E402
-from selfassembly.analysis.statistics import t_interval  # noqa: E402
-from selfassembly.sweep import start_client  # noqa: E402
 
 __all__ = ["parse_arch", "arch_name", "dataset_label", "split", "train_run", "choose", "stage_jobs", "summarize",
            "run_benchmark", "ARCHS", "RECON_ARCHS", "GRID", "CROSS_GRID", "B_GRID", "EPOCHS", "TASKS"]
@@ -137,36 +140,18 @@ CROSS_GRID = {"four_synapse": [(c, c * r) for c in (0.001, 0.002, 0.004) for r i
               "four_synapse_fixed_u": [(c, DEFAULT_PARAMS["eta_u"]) for c in (0.001, 0.002, 0.004)]}
 #: stage 3: four_synapse's B rule and loop-mirror rate (b_rule, eta_b), around the default that
 #: benchmarks/loop_mirror_tuning.py chose at the default architecture
-B_GRID = {"four_synapse": [(rule, eta_b) for rule in ("both", "loop_mirror") for eta_b in (0.0005, 0.002, 0.005)]}
+B_GRID = {"four_synapse": [(rule, eta_b) for rule in ("both", "loop_mirror")
+                          for eta_b in (0.0002, 0.0005, 0.002, 0.005)]}
 #: ablations that must carry four_synapse's B setting, so that they differ from it only in U and V
 B_MATCHED = ("four_synapse_fixed_u", "four_synapse_fixed_cross")
-VAL_FRACTION = 0.2
-VAL_SEED = 12345
 TUNE_SEED = 0
 SEEDS = (0, 1, 2, 3, 4)
 #: seeds of the shared-setting stage (MNIST: none, to fit the compute of one session on 2 cores)
 SHARED_SEEDS = {"digits": SEEDS, "mnist": ()}
 SCORE_EPOCHS = 3
-TARGET = "numpy engine (selfassembly.circuits.numpy_engine.SampleLoop, sample-clocked), float64, 1 thread"
 #: what a job's setting is: the rates of W (and B's task rule), of U and V, and B's rule with its rate
 PARAMS = ("eta", "lam", "eta_c", "eta_u", "b_rule", "eta_b")
 STAGES = ("tune", "tune_cross", "tune_b", "tune_match", "test", "shared")
-
-
-def parse_arch(text):
-    """``"64-128-10"`` -> ``[64, 128, 10]``.
-
-    >>> parse_arch("784-256-256-10")
-    [784, 256, 256, 10]
-    """
-    try:
-        sizes = [int(x) for x in str(text).replace(",", "-").split("-") if x.strip()]
-    except ValueError:
-        raise ValueError(f"an architecture is layer sizes joined by '-', like 64-128-10; got {text!r}") from None
-    if len(sizes) < 3 or min(sizes) < 1:
-        raise ValueError(f"an architecture needs an input, at least one hidden and an output layer of positive "
-                         f"size; got {text!r}")
-    return sizes
 
 
 def arch_name(sizes):
@@ -199,111 +184,6 @@ def dataset_slug(dataset):
 
 def is_error_task(task):
     return task in ERROR_TASKS
-
-
-@functools.lru_cache(maxsize=2)
-def _data(dataset, mnist_dir, label_column=""):
-    return load_dataset(dataset, 0.2, 0, mnist_dir=mnist_dir, label_column=label_column)
-
-
-def split(n_train):
-    """Indices (fit, validation) of the tuning split: a fixed permutation, the last 20% held out.
-
-    >>> fit, val = split(10)
-    >>> len(fit), len(val), sorted(set(fit) | set(val)) == list(range(10))
-    (8, 2, True)
-    """
-    perm = np.random.default_rng(VAL_SEED).permutation(n_train)
-    n_val = int(round(VAL_FRACTION * n_train))
-    return np.sort(perm[n_val:]), np.sort(perm[:n_val])
-
-
-def _record(weights, X, Y, epoch, seconds, output="softmax"):
-    finite = all(np.all(np.isfinite(w)) for w in weights.values())
-    if not finite:
-        return None
-    loss, acc = ref.evaluate(weights, X, Y, "tanh", output)
-    ff = forward_feedback_angles(weights)
-    cross = cross_stream_angles(weights)
-    rec = {"epoch": epoch, "loss": round(float(loss), 5)}
-    if output == "softmax":
-        rec["acc"] = round(acc, 5)
-    else:  # squared error per sample, summed over the outputs: 2 x the loss 0.5 ||r - y||^2
-        if not math.isfinite(loss):
-            return None
-        rec["error"] = round(2 * float(loss), 5)
-    return dict(rec, ff_angle=round(float(np.mean(list(ff.values()))), 3) if ff else 0.0,
-                ff_angle_worst=round(float(max(ff.values())), 3) if ff else 0.0,
-                cross_angle=round(float(np.mean(list(cross.values()))), 3), seconds=round(seconds, 2))
-
-
-def _rules(job):
-    """The job's rule set; B's rule is set only where the preset's B is plastic."""
-    plastic = PRESETS[job["preset"]][0] in B_RULES
-    return make_preset(job["preset"], eta=job["eta"], lam=job["lam"], eta_c=job["eta_c"], eta_u=job["eta_u"],
-                       eta_b=job["eta_b"], b_rule=job["b_rule"] if plastic else None)
-
-
-def train_run(job, mnist_dir=None):
-    """Train one run of ``job`` (a dict: stage, dataset, task, arch, preset, the setting :data:`PARAMS`,
-    seed, epochs).
-
-    Stages ``tune`` fit on the 80% and evaluate on the validation 20%; ``test`` and ``shared``
-    fit on the whole training set and evaluate on the test set. Seed k fixes the initial
-    weights, the presentation order (a fresh permutation per epoch) and the spontaneous
-    activity, the same for every preset. Returns the job with ``status`` (done | diverged),
-    ``curve`` (one record per epoch, epoch 0 before training), ``final_acc`` (classification) or
-    ``final_error`` and ``mean_predictor_error`` (the squared-error tasks), ``wall_s``, and for
-    test runs that finished, ``final_weights`` (arrays; :func:`run_jobs` saves them as .npz).
-    """
-    try:  # one thread per run: the runs are the parallelism
-        from threadpoolctl import threadpool_limits
-        threadpool_limits(1)
-    except ImportError:  # pragma: no cover - comes with scikit-learn
-        pass
-    t0 = time.perf_counter()
-    task = job.get("task", "classification")
-    data = _data(job["dataset"], mnist_dir, job.get("label_column", ""))
-    if (task == "classification") != (data.task == "classification") and task != "reconstruction":
-        raise ValueError(f"{job['dataset']} holds {data.task} targets, not {task} ones; use the task "
-                         f"{data.task!r} (or 'reconstruction')")
-    if job["stage"] == "tune":
-        fit, val = split(len(data.X_train))
-        Xf, Yf, Xe, Ye = data.X_train[fit], data.Y_train[fit], data.X_train[val], data.Y_train[val]
-    else:
-        Xf, Yf, Xe, Ye = data.X_train, data.Y_train, data.X_test, data.Y_test
-    if task == "reconstruction":  # target = input
-        Yf, Ye = Xf, Xe
-    sizes = parse_arch(job["arch"])
-    if sizes[0] != Xf.shape[1] or sizes[-1] != Yf.shape[1]:
-        raise ValueError(f"architecture {job['arch']} does not fit {job['dataset']} ({task}): it needs "
-                         f"{Xf.shape[1]} inputs and {Yf.shape[1]} outputs")
-    output = "softmax" if task == "classification" else "linear"
-    rules = _rules(job)
-    weights, _ = initial_weights(sizes, rules, seed=job["seed"])
-    loop = SampleLoop(sizes, rules, weights, "tanh", output)
-    order_rng, noise_rng = np.random.default_rng([job["seed"], 1]), np.random.default_rng([job["seed"], 2])
-    curve, status = [_record(loop.weights(), Xe, Ye, 0, 0.0, output)], "done"
-    with np.errstate(all="ignore"):  # divergence is detected below, not warned about
-        for epoch in range(1, job["epochs"] + 1):
-            loop.train(Xf, Yf, order_rng.permutation(len(Xf)), noise_rng)
-            rec = _record(loop.weights(), Xe, Ye, epoch, time.perf_counter() - t0, output)
-            if rec is None:
-                status = "diverged"
-                break
-            curve.append(rec)
-    done = status == "done"
-    result = dict(job, status=status, curve=curve, wall_s=round(time.perf_counter() - t0, 2), n_fit=len(Xf),
-                  n_eval=len(Xe), target=TARGET)
-    if task == "classification":
-        result["final_acc"] = curve[-1]["acc"] if done else None
-    else:
-        result["final_error"] = curve[-1]["error"] if done else None
-        result["final_acc"] = None
-        result["mean_predictor_error"] = round(float(np.mean(np.sum((Ye - Yf.mean(axis=0)) ** 2, axis=1))), 5)
-    if done and job["stage"] == "test":
-        result["final_weights"] = loop.weights()
-    return result
 
 
 def score(result):
@@ -393,8 +273,9 @@ def _load_done(out, job):
     return result
 
 
-def run_jobs(jobs, out, client, mnist_dir=None, echo=print):
-    """Run every job not done yet on ``client`` (longest first); write each result as it comes."""
+def run_jobs(jobs, out, client, mnist_dir=None, echo=print, tally=None):
+    """Run every job not done yet on ``client`` (longest first); write each result as it comes.
+    ``tally["trained"]`` (where given) counts the jobs run."""
     results, todo = {}, []
     for job in jobs:
         done = _load_done(out, job)
@@ -402,6 +283,8 @@ def run_jobs(jobs, out, client, mnist_dir=None, echo=print):
             results[job_path(out, job)] = done
         else:
             todo.append(job)
+    if tally is not None:
+        tally["trained"] = tally.get("trained", 0) + len(todo)
     if not todo:
         return list(results.values())
     from dask.distributed import as_completed
@@ -847,13 +730,16 @@ def check_archs(dataset, task, archs, data):
 
 def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets=PRESET_NAMES, seeds=SEEDS,
                   archs=None, epochs=None, workers=None, scheduler=None, shared_seeds=SHARED_SEEDS, echo=print,
-                  report_only=False, tasks=("classification",), label_column=""):
+                  report_only=False, tasks=("classification",), label_column="", argv=None):
     """Run the whole protocol (every stage, every data set and task) and write the report; resumes from OUT/runs.
 
     ``datasets`` are names (digits, mnist) or data files' paths (.npz, .csv; a CSV's labels are in
     ``label_column``), whose architectures must be given in ``archs``. ``archs`` and ``epochs``
     are keyed by (dataset, task), or by dataset for classification. With ``report_only``
-    nothing is trained: the report is written from the runs found."""
+    nothing is trained: the report is written from the runs found. With ``argv`` (the command
+    line's arguments; :func:`main` gives them) OUT/manifest.json is written too
+    (:func:`write_learning_manifest`)."""
+    started = time.time()
     if REFERENCE not in presets:
         raise ValueError(f"the benchmark compares with {REFERENCE}: keep it among the presets")
     for t in tasks:
@@ -879,15 +765,29 @@ def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets
               for d in datasets}
     walk = functools.partial(protocol, problems, out, presets, seeds, arch_of, epochs_of, shared_seeds, echo=echo,
                              data=data)
+    settings = {"datasets": list(datasets), "labels": labels, "mnist_dir": mnist_dir, "label_column": label_column,
+                "tasks": list(tasks), "presets": list(presets), "seeds": list(seeds),
+                "shared_seeds": {d: list(shared_seeds.get(d, seeds)) for d in datasets},
+                "archs": {f"{d} {t}": a for (d, t), a in arch_of.items()},
+                "epochs": {f"{d} {t}": e for (d, t), e in epochs_of.items()},
+                "grid": {d: DATASET_GRID.get(d, GRID) for d in datasets}, "cross_grid": CROSS_GRID, "b_grid": B_GRID,
+                "b_matched": B_MATCHED, "tune_archs": {d: TUNE_ARCHS.get(d) for d in datasets},
+                "val_fraction": VAL_FRACTION, "val_seed": VAL_SEED, "tune_seed": TUNE_SEED,
+                "score_epochs": SCORE_EPOCHS, "target": TARGET, "default_params": DEFAULT_PARAMS,
+                "data_files": data, "workers": workers, "scheduler": scheduler, "report_only": report_only}
+    manifest = functools.partial(write_learning_manifest, out, argv, settings, started, problems, presets, labels)
     if report_only:
-        return write_report(out, walk(), presets, labels)
+        results = walk()
+        summary = write_report(out, results, presets, labels)
+        if argv is not None:
+            manifest(results, summary, trained=0, workers_used=0)
+        return summary
     t0 = time.perf_counter()
-    # local workers import this module from here (remote ones need it on their path)
-    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(HERE), os.environ.get("PYTHONPATH")]))
     client, cluster, n, _ = start_client(workers, scheduler)
     echo(f"dask: {n} workers" + (f", dashboard {client.dashboard_link}" if cluster is not None else ""))
+    tally = {"trained": 0}
     try:
-        results = walk(run=lambda jobs: run_jobs(jobs, out, client, mnist_dir, echo),
+        results = walk(run=lambda jobs: run_jobs(jobs, out, client, mnist_dir, echo, tally),
                        report=lambda results: write_report(out, results, presets, labels))
     finally:
         client.close()
@@ -895,7 +795,72 @@ def run_benchmark(datasets=("digits",), out=DEFAULT_OUT, mnist_dir=None, presets
             cluster.close()
     wall = f"{(time.perf_counter() - t0) / 60:.1f} min on {n} workers (this call)"
     echo(f"done: {wall}")
-    return write_report(out, results, presets, labels, wall)
+    summary = write_report(out, results, presets, labels, wall)
+    if argv is not None:
+        manifest(results, summary, trained=tally["trained"], workers_used=n)
+    return summary
+
+
+#: what ``make reproduce`` compares of the slice: seeds.csv holds the value rounded to 5 decimals,
+#: and the numpy engine is deterministic on one machine, so half the last printed digit
+SLICE_TOLERANCE = {"test_acc": 5e-6, "test_error": 5e-6}
+
+
+def reproduce_slice(results, summary, problems, presets, labels, mnist_dir=None, data=None):
+    """The slice ``make reproduce`` reruns: on the first problem (digits first) and its first
+    architecture, the first seed's test runs of backprop and four_synapse (where run) at their tuned settings.
+
+    Returns None when there is no such test run (nothing was trained to the end)."""
+    problems = sorted(problems, key=lambda p: (p[0] != "digits", TASKS.index(p[1])))
+    by_label = {labels.get(d, d): d for d, _ in problems}
+    for dataset, task in problems:
+        rows = [r for r in summary if r["setting"] == "tuned" and by_label.get(r["dataset"]) == dataset
+                and r["task"] == task and r["preset"] in (REFERENCE, FOCUS)]
+        for arch in dict.fromkeys(r["arch"] for r in rows):
+            runs = []
+            for r in (r for r in rows if r["arch"] == arch):
+                test = sorted((x for x in results if x["stage"] == "test" and x["dataset"] == dataset
+                               and x.get("task", "classification") == task and x["arch"] == arch
+                               and x["preset"] == r["preset"] and x["status"] == "done"
+                               and all(x[k] == r[k] for k in PARAMS)), key=lambda x: x["seed"])
+                if test:
+                    runs.append({"preset": r["preset"], "seed": test[0]["seed"], "epochs": test[0]["epochs"],
+                                 **{k: test[0][k] for k in PARAMS}})
+            if runs:
+                key = "test_error" if is_error_task(task) else "test_acc"
+                return {"stage": "test", "dataset": dataset, "label": labels.get(dataset, dataset), "task": task,
+                        "arch": arch, "mnist_dir": mnist_dir if dataset == "mnist" else None,
+                        "data": (data or {}).get(dataset), "runs": runs, "compare": [key],
+                        "tolerance": {key: SLICE_TOLERANCE[key]}}
+    return None
+
+
+def write_learning_manifest(out, argv, settings, started, problems, presets, labels, results, summary, trained,
+                            workers_used):
+    """OUT/manifest.json (:func:`selfassembly.manifest.write_manifest`): the command, the code version,
+    every setting (the arguments resolved, the grids, the model's default parameters), the wall
+    time of this call with the runs it trained and the runs the report holds, the machine, and
+    :func:`reproduce_slice`.
+
+    A call that resumed (some runs were already there) keeps the earlier calls' records in
+    ``earlier_calls``. A call that trained nothing (``--report-only``, or a rerun with every run
+    done) leaves an existing manifest as it is; where there is none it writes one and says so (the
+    runs' own command is then the same one without ``--report-only``). Returns the manifest, or
+    None when left as is."""
+    out = Path(out)
+    if not trained and (out / MANIFEST).is_file():
+        return None
+    resumed = len(results) > trained
+    extra = {"runs": {"in_report": len(results), "trained_this_call": trained, "workers": workers_used}}
+    if resumed and trained and (earlier := earlier_calls(out)):
+        extra["earlier_calls"] = earlier
+    if not trained:
+        extra["notes"] = ["written by a call that trained nothing (--report-only, or every run already done): the "
+                          "runs under runs/ were made by the same command without --report-only (this manifest's "
+                          "settings) in calls not recorded here; their wall times are in seeds.csv and tuning.csv"]
+    slice_ = reproduce_slice(results, summary, problems, presets, labels, settings["mnist_dir"],
+                             settings["data_files"])
+    return write_manifest(out, __file__, argv, settings, started, reproduce=slice_, **extra)
 
 
 def _merge(old, new):
@@ -917,6 +882,8 @@ def main(argv=None):
     parser.add_argument("--workers", type=int, help="local Dask worker processes (default: one per core)")
     parser.add_argument("--scheduler", help="address of a running Dask scheduler (tcp://host:8786)")
     parser.add_argument("--seeds", type=int, default=len(SEEDS), help="seeds of the test stage (default 5)")
+    parser.add_argument("--shared-seeds", type=int, default=None,
+                        help="seeds of the shared-setting stage (default: 5 on digits, none on MNIST; 0 skips it)")
     parser.add_argument("--presets", nargs="+", default=list(PRESET_NAMES), choices=PRESET_NAMES)
     parser.add_argument("--report-only", action="store_true", help="tables and figures from OUT/runs, no training")
     args = parser.parse_args(argv)
@@ -944,12 +911,12 @@ def main(argv=None):
         mnist = str(Path(args.mnist).resolve()) if args.mnist else None  # the workers' working folder may differ
         run_benchmark(datasets, args.out, mnist, args.presets, tuple(range(args.seeds)), archs=archs,
                       workers=args.workers, scheduler=args.scheduler, report_only=args.report_only, tasks=tasks,
-                      label_column=args.label_column)
+                      label_column=args.label_column, argv=list(sys.argv[1:] if argv is None else argv),
+                      shared_seeds=SHARED_SEEDS if args.shared_seeds is None else
+                      {d: tuple(range(args.shared_seeds)) for d in ("digits", "mnist", *datasets)})
     except ValueError as exc:  # DataError is one: a bad file or architecture, said in one line
         parser.exit(2, f"learning.py: error: {exc}\n")
 
 
 if __name__ == "__main__":
-    import learning  # run as the module, so that Dask sends the workers references, not copies
-
-    learning.main()
+    main()

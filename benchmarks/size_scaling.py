@@ -94,6 +94,8 @@ SETTINGS = {
     "small_dev": ("four_synapse", {"eta_c": 0.0005, "eta_u": 0.0001, "eta_b": 0.0001}, 1),
     "capped_low_b": ("four_synapse", dict(TODAY, eta_b=0.0002, rate_scaling="capped"), 0),
 }
+#: four_synapse's B rule when this ran (pinned: the preset has since moved to task rule + loop mirror)
+B_RULE = "loop_mirror"
 #: the developmental phase of ``size_dev``, in epochs' worth of presentations
 DEV_EPOCHS = 1
 LAM = 1e-4
@@ -107,7 +109,8 @@ def config_of(problem, setting, seed, mnist_dir=""):
     preset, over, _ = SETTINGS[setting]
     return ExperimentConfig(engine="numpy", dataset=dataset, mnist_dir=mnist_dir, task=task,
                             output="linear" if task == "reconstruction" else "softmax", sizes=list(sizes), eta=eta,
-                            lam=LAM, epochs=epochs, seed=seed, records_per_epoch=1, presets=[preset], **over)
+                            lam=LAM, epochs=epochs, seed=seed, records_per_epoch=1, presets=[preset],
+                            b_rule=B_RULE if preset == "four_synapse" else "", **over)
 
 
 def load_data(problem, mnist_dir):
@@ -139,7 +142,7 @@ def develop(weights, masks, config, preset, n_presentations, seed):
 
     dev = config.replace(eta=0.0)
     rules = make_preset(preset, dev.eta, dev.lam, dev.eta_c, dev.lam_c, dev.sigma_xi, dev.eta_u, eta_b=dev.eta_b,
-                        lam_b=dev.lam_b, rate_scaling=dev.rate_scaling)
+                        lam_b=dev.lam_b, b_rule=dev.b_rule or None, rate_scaling=dev.rate_scaling)
     loop = SampleLoop(config.sizes, rules, weights, config.activation, config.output, masks)
     xi, draw = loop._spontaneous(np.random.RandomState(seed + 10**6))
     x, y = np.zeros(config.sizes[0]), np.zeros(config.sizes[-1])
@@ -332,7 +335,7 @@ def main(argv=None):
                 cluster.close()
     summarize(rows, out)
     settings = {**vars(args), "problems": PROBLEMS, "seeds": SEEDS, "settings_grid": SETTINGS, "lam": LAM,
-                "dev_epochs": DEV_EPOCHS, "engine": "numpy", "dtype": "float64", "data_split_seed": 0}
+                "dev_epochs": DEV_EPOCHS, "b_rule": B_RULE, "engine": "numpy", "dtype": "float64", "data_split_seed": 0}
     # what a report-only call cannot know (how the runs were made) is carried over from the manifest before
     old = out / "manifest.json"
     carried = {k: v for k, v in (json.loads(old.read_text()) if old.exists() else {}).items()

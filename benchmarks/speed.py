@@ -39,7 +39,8 @@ Run::
     .venv/bin/python benchmarks/speed.py            # about 15 minutes on 2 cores, most of it compiling
     .venv/bin/python benchmarks/speed.py --quick    # seconds: small circuit, numpy targets only
 
-Writes ``speed.json`` (every measurement), ``speed.csv`` and ``speed.md`` to
+Writes ``speed.json`` (every measurement), ``speed.csv``, ``speed.md`` and ``manifest.json``
+(the command, code version, options and wall time: :func:`write_speed_manifest`) to
 ``--out`` (default ``benchmarks/results/speed``); build folders and caches go to
 ``--work`` (default ``benchmarks/results/speed/work``, not committed).
 """
@@ -466,9 +467,15 @@ def _accuracy(weights_file, X, Y):
     return evaluate(w, X, Y)[1]
 
 
+#: options of the command line that only the worker processes use (not recorded as settings)
+WORKER_OPTIONS = ("worker", "mode", "problem", "result", "cache_dir", "build_dir", "params", "keep_build", "repeats",
+                  "working_set")
+
+
 def run(args):
     import numpy as np
 
+    started = time.time()
     out, work = Path(args.out).resolve(), Path(args.work).resolve()
     out.mkdir(parents=True, exist_ok=True)
     work.mkdir(parents=True, exist_ok=True)
@@ -560,7 +567,27 @@ def run(args):
     from selfassembly.io import write_json
 
     write_json(out / "speed.json", report)
-    return write_report(report, out)
+    rows = write_report(report, out)
+    write_speed_manifest(out, args, started, params, rerun)
+    return rows
+
+
+def write_speed_manifest(out, args, started, params, rerun):
+    """OUT/manifest.json (:func:`selfassembly.manifest.write_manifest`): the command, code version,
+    every option (defaults resolved, ``--quick`` applied), the fixed settings (the rates of the
+    timed runs, cpp_standalone's rerun parameters, the dynamic mode's time constants, the numpy
+    engine's repeats), the wall time and the machine. A timing result: ``make reproduce`` reports
+    it as TIMING and compares nothing (its numbers depend on the machine and its load, which
+    speed.json records)."""
+    from selfassembly.manifest import write_manifest
+
+    options = {k: v for k, v in vars(args).items() if k not in WORKER_OPTIONS and k != "argv"}
+    settings = {**options, "timed_run_params": params, "cpp_rerun_params": rerun, "dynamic": DYN,
+                "numpy_engine_repeats": NUMPY_REPEATS, "numpy_engine_dtypes": NUMPY_ENGINE}
+    return write_manifest(out, __file__, getattr(args, "argv", None), settings, started,
+                          reproduce={"timing": True, "why": "times per presentation depend on the machine and its "
+                                     "load (speed.json records the load averages): rerun the command on a quiet "
+                                     "machine to compare"})
 
 
 def write_report(report, out):
@@ -786,6 +813,7 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=1, help=argparse.SUPPRESS)
     ap.add_argument("--working-set", type=int, default=8 * 2**20, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    args.argv = list(argv)
     if args.worker:
         return worker_main(args)
     if args.quick:

@@ -16,8 +16,8 @@ eta_c (V mirrors U) and eta_u (U orthogonalises by reconstruction).
 The gallery shows the quick version (2 x 2 points, one seed, 64-16-16-10, 120
 samples, one epoch: too short to assemble, so read the layout, not the
 colours); ``python examples/phase_diagram.py`` runs the sweep file
-``examples/sweep_phase_diagram.toml`` (4 x 4 points, 3 seeds, 5 presets; about
-30 minutes with --workers 2 on 2 cores, docs/sweeps.md).
+``examples/sweep_phase_diagram.toml`` (4 x 4 points, 3 seeds, 5 presets; 17
+minutes with --workers 2 on 2 cores shared with other work, docs/sweeps.md).
 """
 
 # %%

@@ -8,7 +8,12 @@ A configuration file has these sections (every key optional)::
     [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, eta_b, lam_b, cross_v, cross_u, b_rule, rate_scaling
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
     [simulator]     engine, target, cache_dir
-    [connectivity.W] kind, scale, p     (likewise .B, .U, .V)
+    [connectivity.W] kind, scale, p     (likewise .B, .U, .V; V and U also reciprocal_to)
+
+``[connectivity.V] reciprocal_to = "U"`` draws V_l's mask as U_l's mask transposed
+(reciprocal, "looped" A-D pairs; :mod:`selfassembly.circuits.connectivity`); V's ``p`` is
+then U's (leave it out, or give the same value), and V's weights still follow V's own
+``kind`` and ``scale``. ``reciprocal_to = "V"`` on U is the same wiring with V's mask drawn.
 
 ``selfassembly run`` writes the fully resolved configuration as
 ``config.toml`` next to its results, so a run can be repeated exactly with
@@ -28,7 +33,7 @@ from pathlib import Path
 
 import tomli_w
 
-from .circuits.connectivity import Connectivity, check_sizes
+from .circuits.connectivity import RECIPROCAL_PARTNERS, Connectivity, check_sizes
 from .circuits.engines import DTYPES, ENGINES, check_engine
 from .circuits.modes import MODE_NAMES, make_mode
 from .circuits.network import TARGETS
@@ -323,7 +328,10 @@ class ExperimentConfig:
     # ---- TOML -----------------------------------------------------------------
     def to_dict(self):
         out = {sec: {k: getattr(self, k) for k in keys} for sec, keys in self.SECTIONS.items()}
-        out["connectivity"] = {k: dict(v) for k, v in self.connectivity.items()}
+        # a reciprocal population's p is its partner's: left out, so that a file that changes the partner's p
+        # (a sweep of connectivity.U.p) changes both
+        out["connectivity"] = {k: {key: x for key, x in v.items() if not (key == "p" and v.get("reciprocal_to"))}
+                               for k, v in self.connectivity.items()}
         return out
 
     def to_toml(self):
@@ -432,11 +440,13 @@ def _check_connectivity(conn):
             raise ConfigError(f"unknown population [connectivity.{pop}]; valid: W, B, U, V")
         if not isinstance(spec, dict):
             raise ConfigError(f"[connectivity.{pop}] must be a table with kind, scale, p")
-        unknown = set(spec) - {"kind", "scale", "p"}
+        unknown = set(spec) - {"kind", "scale", "p", "reciprocal_to"}
         if unknown:
-            raise ConfigError(f"unknown key(s) {sorted(unknown)} in [connectivity.{pop}]; valid keys: kind, scale, p")
+            raise ConfigError(f"unknown key(s) {sorted(unknown)} in [connectivity.{pop}]; valid keys: kind, scale, p, "
+                              "reciprocal_to")
         merged = {**out[pop], **spec}
         merged["kind"] = _strict_str(f"connectivity.{pop}.kind", merged["kind"])
+        merged["reciprocal_to"] = _strict_str(f"connectivity.{pop}.reciprocal_to", merged.get("reciprocal_to", ""))
         for key in ("scale", "p"):
             merged[key] = _strict_float(f"connectivity.{pop}.{key}", merged[key])
         try:
@@ -446,6 +456,24 @@ def _check_connectivity(conn):
         if c.kind == "identity" and pop in "WB":
             raise ConfigError(f"connectivity.{pop}: identity connectivity is only for the square populations U and V")
         out[pop] = {"kind": c.kind, "scale": c.scale, "p": c.p}
+        if c.reciprocal_to:  # absent when independent: the hashes of earlier runs stay valid
+            out[pop]["reciprocal_to"] = c.reciprocal_to
+    for pop, spec in conn.items():  # a reciprocal population's p is its partner's, unless given (then it must match)
+        partner = out[pop].get("reciprocal_to")
+        if not partner:
+            continue
+        if partner not in RECIPROCAL_PARTNERS or RECIPROCAL_PARTNERS.get(pop) != partner:
+            raise ConfigError(f"connectivity.{pop}.reciprocal_to = {partner!r}: only V can be reciprocal to 'U' (V's mask "
+                              "is U's transposed), or U to 'V'; leave reciprocal_to out of the other sections")
+        if out[partner].get("reciprocal_to"):
+            raise ConfigError(f"connectivity.{pop}.reciprocal_to = {partner!r} and connectivity.{partner}.reciprocal_to = "
+                              f"{pop!r}: one of the pair must draw its mask; set reciprocal_to on {pop} only")
+        if "p" in spec and out[pop]["p"] != out[partner]["p"]:
+            raise ConfigError(f"connectivity.{pop}.p = {out[pop]['p']:g}, but {pop} is reciprocal_to {partner!r}, whose "
+                              f"mask (drawn with connectivity.{partner}.p = {out[partner]['p']:g}) it takes transposed; "
+                              f"leave connectivity.{pop}.p out (it is then {partner}'s) or make it "
+                              f"{out[partner]['p']:g}")
+        out[pop]["p"] = out[partner]["p"]
     return out
 
 
@@ -457,6 +485,9 @@ def _merge_connectivity(current, table, source):
         if not isinstance(spec, dict):
             raise ConfigError(f"{source}: [connectivity.{pop}] must be a table with kind, scale, p")
         merged.setdefault(pop, {}).update(spec)
+    for pop, spec in merged.items():  # a reciprocal population's p follows its partner's, unless this table gives it
+        if isinstance(spec, dict) and spec.get("reciprocal_to") and "p" not in (table.get(pop) or {}):
+            spec.pop("p", None)
     return merged
 
 

@@ -327,6 +327,13 @@ def divergence_advice(config, rules=None):
                     f"{REFERENCE_SIZE} units): set plasticity.rate_scaling = 'capped' (--rate-scaling capped) to "
                     f"scale eta_c, eta_u and eta_b by {REFERENCE_SIZE} / n_l in layers wider than {REFERENCE_SIZE} "
                     "(docs/model.md, 'Rates and layer size').")
+    if rules is not None and rules.cross_init == "random" and not rules.cross.fixed:
+        u, v = config.connectivity["U"], config.connectivity["V"]
+        if min(u["p"], v["p"]) < 1 and not (u.get("reciprocal_to") or v.get("reciprocal_to")):
+            tips.append(f"U and V are sparse (p = {u['p']:g} and {v['p']:g}) with independently drawn masks: V can "
+                        "mirror U only where U's reciprocal synapse exists, so V_l never approaches U_l^T and U's rule "
+                        "runs without the return it needs (docs/model.md, 'Reciprocal sparse wiring'); draw V's mask "
+                        "as U's transposed with [connectivity.V] reciprocal_to = \"U\".")
     if config.eta * config.lam >= 1:
         tips.append(f"eta * lam = {config.eta * config.lam:g} >= 1 makes the weight decay overshoot zero at every "
                     "step; keep it well below 1.")

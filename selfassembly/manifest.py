@@ -4,7 +4,8 @@ Every folder of results under ``benchmarks/results/`` and ``docs/`` holds a ``ma
 written by the script that made it (:func:`write_manifest`):
 
 ``command``
-    the exact command line (``python benchmarks/<script>.py ...``), run from the repository root;
+    the exact command line (``python benchmarks/<script>.py ...``, or ``selfassembly sweep ...``),
+    run from the repository root;
 ``code_version``
     the git commit of the checkout, and whether it had uncommitted changes (``dirty``);
 ``settings``
@@ -16,7 +17,11 @@ written by the script that made it (:func:`write_manifest`):
     host name, cores, platform and the versions of Python, numpy and Brian2;
 ``reproduce``
     optional: the cheap slice ``make reproduce`` (``tools/reproduce.py``) reruns and what it
-    compares, with the tolerance.
+    compares, with the tolerance;
+``earlier_calls``
+    optional: for a result that resumed an interrupted run, the command, start, wall time and
+    code version of each earlier call into the folder (:func:`earlier_calls`); ``wall_s`` is
+    then this call's alone.
 
 A manifest written after the fact for an older result names the fields it could not know in
 ``unknown`` (their values are then the string ``"unknown"``).
@@ -36,7 +41,7 @@ import json
 from .errors import InputError
 from .io import to_jsonable, write_json
 
-__all__ = ["MANIFEST", "code_version", "machine", "write_manifest", "read_manifest"]
+__all__ = ["MANIFEST", "code_version", "machine", "write_manifest", "read_manifest", "earlier_calls"]
 
 #: the file name of a result folder's manifest
 MANIFEST = "manifest.json"
@@ -75,7 +80,7 @@ def machine():
             "brian2": brian2_version}
 
 
-def write_manifest(out, script, argv, settings, started, reproduce=None, **extra):
+def write_manifest(out, script, argv, settings, started, reproduce=None, program=None, **extra):
     """Write ``out/manifest.json`` for a run of ``script`` that began at ``started`` (``time.time()``).
 
     Parameters
@@ -83,9 +88,13 @@ def write_manifest(out, script, argv, settings, started, reproduce=None, **extra
     out : path-like
         The result folder.
     script : path-like
-        The script that made it (its path relative to the repository root goes into ``command``).
+        The script that made it (its path relative to the repository root goes into ``command``),
+        or, with ``program``, a file of the checkout whose code version is recorded.
     argv : list of str or None
         The arguments it was given (``None``: ``sys.argv[1:]``).
+    program : str, optional
+        The command that was run instead of ``python <script>`` (``"selfassembly"`` for the
+        package's command line: ``command`` is then ``selfassembly <argv>``).
     settings : dict
         Every setting, defaults resolved (e.g. ``vars(args)`` plus the script's fixed grids).
     started : float
@@ -96,9 +105,9 @@ def write_manifest(out, script, argv, settings, started, reproduce=None, **extra
         More fields to record.
     """
     script = Path(script).resolve()
-    root = script.parents[1]
     argv = list(sys.argv[1:] if argv is None else argv)
-    manifest = {"command": shlex.join(["python", str(script.relative_to(root))] + argv),
+    words = [program] if program else ["python", str(script.relative_to(script.parents[1]))]
+    manifest = {"command": shlex.join(words + argv),
                 "code_version": code_version(script), "settings": to_jsonable(settings),
                 "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)),
                 "wall_s": round(time.time() - started, 1), "machine": machine(), **extra}
@@ -118,3 +127,17 @@ def read_manifest(folder):
                          "which writes its manifest") from None
     except json.JSONDecodeError as e:
         raise InputError(f"{path} is not valid JSON ({e}): restore it from git") from None
+
+
+def earlier_calls(folder):
+    """The calls that wrote into ``folder`` before this one, read from its manifest: a list of
+    ``{command, started, wall_s, code_version}`` (its own ``earlier_calls`` first), or ``[]``
+    where there is no readable manifest or it was written after the fact."""
+    try:
+        m = read_manifest(folder)
+    except InputError:
+        return []
+    if m.get("written_after_the_fact") or "command" not in m:
+        return []
+    here = {k: m.get(k) for k in ("command", "started", "wall_s", "code_version")}
+    return [*m.get("earlier_calls", []), here]

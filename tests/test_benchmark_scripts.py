@@ -113,18 +113,45 @@ def test_score_is_mean_of_last_three_records():
     assert lm.score(rows[-2:]) == pytest.approx(0.65)  # fewer records than SCORE_RECORDS: all of them
 
 
-def _run(rule, eta_b, score, status="done"):
-    return {"b_rule": rule, "eta_b": str(eta_b), "score": str(score) if status == "done" else "", "status": status}
+def _run(rule, eta_b, score, seed=0, angle=30.0, status="done"):
+    return {"b_rule": rule, "eta_b": str(eta_b), "seed": str(seed), "score": str(score) if status == "done" else "",
+            "ff_angle_2": str(angle), "ff_angle_3": str(angle + 2), "status": status}
 
 
-def test_choose_best_score_then_smaller_eta_b_then_both():
-    rows = [_run("loop_mirror", 0.002, 0.98), _run("both", 0.001, 0.97), _run("both", 0.005, 0.99, "diverged")]
-    assert lm.choose(rows)["eta_b"] == "0.002"  # the best of the runs that finished; the diverged one is out
-    ties = [_run("loop_mirror", 0.002, 0.98), _run("both", 0.002, 0.98), _run("loop_mirror", 0.001, 0.98)]
-    assert (lm.choose(ties)["b_rule"], lm.choose(ties)["eta_b"]) == ("loop_mirror", "0.001")  # smaller eta_b first
-    same = [_run("loop_mirror", 0.002, 0.98), _run("both", 0.002, 0.98)]
-    assert lm.choose(same)["b_rule"] == "both" and lm.choose(same[::-1])["b_rule"] == "both"  # then 'both'
-    assert lm.choose([_run("both", 0.001, 0, "diverged")]) is None
+def test_settings_table_mean_standard_error_and_angle_over_seeds():
+    rows = [_run("both", 0.002, 0.96, 0, 30.0), _run("both", 0.002, 0.98, 1, 34.0), _run("both", 0.002, 0.99, 2, 20.0)]
+    (t,) = lm.settings_table(rows, seeds=(0, 1, 2))
+    scores = np.array([0.96, 0.98, 0.99])
+    assert t["score_mean"] == pytest.approx(scores.mean(), abs=1e-12)
+    assert t["score_se"] == pytest.approx(scores.std(ddof=1) / np.sqrt(3), rel=1e-12)  # ddof 1: fails with ddof 0
+    assert t["angle_mean"] == pytest.approx((31 + 35 + 21) / 3, abs=0.01)  # mean over both layers and the seeds
+    assert t["n_seeds"] == 3
+    # a setting with a missing or diverged seed is left out: it cannot be chosen
+    assert lm.settings_table(rows[:2], seeds=(0, 1, 2)) == []
+    assert lm.settings_table(rows[:2] + [_run("both", 0.002, 0, 2, status="diverged")], seeds=(0, 1, 2)) == []
+    # seeds outside the asked ones do not enter
+    assert lm.settings_table(rows, seeds=(0, 1))[0]["score_mean"] == pytest.approx(0.97, abs=1e-12)
+
+
+def _setting(rule, eta_b, mean, se, angle):
+    return {"b_rule": rule, "eta_b": eta_b, "score_mean": mean, "score_se": se, "angle_mean": angle}
+
+
+def test_choose_is_one_standard_error_band_then_smallest_angle():
+    table = [_setting("loop_mirror", 0.002, 0.985, 0.004, 35.0),   # the best score
+             _setting("both", 0.0002, 0.9811, 0.010, 26.0),        # inside the best's band (0.981): chosen
+             _setting("loop_mirror", 0.0001, 0.9805, 0.010, 20.0)]  # just outside the band: not chosen
+    best, band = lm.choose(table)
+    assert (best["b_rule"], best["eta_b"]) == ("both", 0.0002)
+    assert [t["eta_b"] for t in band] == [0.002, 0.0002]  # the band uses the best setting's se, not each own
+    # with a smaller se of the best, only the best is in the band
+    table[0]["score_se"] = 0.001
+    assert lm.choose(table)[0]["eta_b"] == 0.002
+    # equal angles: the smaller eta_b, then 'both'
+    ties = [_setting("loop_mirror", 0.002, 0.98, 0.01, 30.0), _setting("loop_mirror", 0.001, 0.98, 0.01, 30.0),
+            _setting("both", 0.001, 0.98, 0.01, 30.0)]
+    assert (lm.choose(ties)[0]["b_rule"], lm.choose(ties)[0]["eta_b"]) == ("both", 0.001)
+    assert lm.choose([]) == (None, [])
 
 
 def test_validation_split_is_fixed_disjoint_and_a_fifth():
@@ -208,6 +235,8 @@ def test_scan_resumes_only_rows_of_the_same_lam(tmp_path, monkeypatch):
     assert "lam = 0.0001" in md and "0.500 / 40" in md and "0.520" not in md
     manifest = json.loads((tmp_path / "manifest.json").read_text())
     assert manifest["settings"]["lam"] == 0.0001 and "--lam 0.0001" in manifest["command"]
+    # the scan resumed twice into the folder: the calls that made the rows already there are kept
+    assert [c["command"].split()[-2:] for c in manifest["earlier_calls"]] == [["--lam", "0.02"]] * 2
 
 
 # ---------------------------------------------------------------- census.py

@@ -201,17 +201,72 @@ def test_learning_run_diverges_cleanly():
     assert learning.score(result) == -np.inf
 
 
+def test_learning_workers_need_only_the_package(tmp_path):
+    """What learning.py submits to its Dask workers unpickles in a fresh Python that has the package
+    but not benchmarks/ on its path (a remote worker): the run is the package's, not the script's."""
+    import subprocess
+
+    import cloudpickle
+
+    payload = tmp_path / "task.pkl"
+    payload.write_bytes(cloudpickle.dumps(learning.train_run))
+    code = ("import pickle, sys; f = pickle.load(open(sys.argv[1], 'rb')); "
+            "assert not any(p.rstrip('/').endswith('benchmarks') for p in sys.path), sys.path; print(f.__module__)")
+    env = {k: v for k, v in __import__("os").environ.items() if k != "PYTHONPATH"}
+    done = subprocess.run([sys.executable, "-c", code, str(payload)], cwd=tmp_path, env=env, capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "selfassembly.sweep.learning_run"
+
+
+def _check_learning_manifest(out, runs, kw):
+    """The manifest of test_learning_protocol_tiny's run, and its slice through `make reproduce`: equal to
+    seeds.csv, and DRIFTED once seeds.csv is off by one test image."""
+    import importlib.util
+
+    from selfassembly.manifest import read_manifest
+
+    m = read_manifest(out)
+    assert m["command"] == "python benchmarks/learning.py --workers 1"
+    st = m["settings"]
+    assert st["grid"] == {"digits": {"eta": [0.002, 0.04], "lam": [1e-4]}}  # the grid the run used (patched here)
+    assert st["presets"] == ["backprop", "four_synapse"] and st["seeds"] == [0, 1] and st["shared_seeds"] == {"digits": [0]}
+    assert st["archs"] == {"digits classification": ["64-12-10", "64-12-12-10"]} and st["val_seed"] == learning.VAL_SEED
+    assert st["default_params"]["eta_b"] == learning.DEFAULT_PARAMS["eta_b"]
+    assert m["runs"] == {"in_report": len(runs), "trained_this_call": len(runs), "workers": 1} and m["wall_s"] > 0
+    rep = m["reproduce"]
+    assert (rep["dataset"], rep["task"], rep["arch"]) == ("digits", "classification", "64-12-10")
+    assert [(r["preset"], r["seed"], r["epochs"]) for r in rep["runs"]] == [("backprop", 0, 2), ("four_synapse", 0, 2)]
+    spec = importlib.util.spec_from_file_location("reproduce_tool", Path(__file__).resolve().parents[1] / "tools" / "reproduce.py")
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    status, comparisons, _ = tool.check(out)
+    assert status == "REPRODUCED" and len(comparisons) == 2, comparisons
+    text = (out / "seeds.csv").read_text()
+    rows = list(csv.DictReader(text.splitlines()))
+    fs = next(r for r in rows if r["preset"] == "four_synapse" and r["arch"] == "64-12-10" and r["seed"] == "0"
+              and all(str(rep["runs"][1][k]) == r[k] or float(r[k]) == rep["runs"][1][k] for k in ("eta", "lam", "eta_b")))
+    fs["test_acc"] = str(round(float(fs["test_acc"]) - 1 / 359, 5))
+    with open(out / "seeds.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    status, comparisons, _ = tool.check(out)
+    assert status == "DRIFTED" and [c[-1] for c in comparisons] == [True, False]
+    (out / "seeds.csv").write_text(text)
+
+
 def test_learning_protocol_tiny(tmp_path, monkeypatch):
     """The whole protocol on a tiny grid through a 1-worker LocalCluster: tuning on the validation split,
     the choice, 2 seeds on the full training set, every output; learning happens; a rerun does nothing."""
     monkeypatch.setattr(learning, "GRID", {"eta": (0.002, 0.04), "lam": (1e-4,)})
     monkeypatch.setattr(learning, "CROSS_GRID", {"four_synapse": [(0.002, 0.0005)]})  # stage 1's cross rates: no new run
-    monkeypatch.setattr(learning, "B_GRID", {"four_synapse": [("both", 0.002), ("loop_mirror", 0.002)]})  # one new
+    monkeypatch.setattr(learning, "B_GRID", {"four_synapse": [("both", 0.0002), ("loop_mirror", 0.0002)]})  # one new
     out = tmp_path / "learn"
     kw = dict(presets=("backprop", "four_synapse"), seeds=(0, 1), archs={"digits": ["64-12-10", "64-12-12-10"]},
               epochs={"digits": 2}, workers=1, shared_seeds={"digits": (0,)})
     lines = []
-    rows = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
+    rows = learning.run_benchmark(("digits",), out, echo=lines.append, argv=["--workers", "1"], **kw)
     tuning = list(csv.DictReader(open(out / "tuning.csv")))
     assert len(tuning) == 2 * 2 * 2 + 2  # archs x presets x grid, + four_synapse's new B point per arch (one is stage 1's)
     for arch in ("64-12-10", "64-12-12-10"):  # the choice is the best validation score
@@ -233,11 +288,14 @@ def test_learning_protocol_tiny(tmp_path, monkeypatch):
     for name in ("digits_curves.png", "digits_diff.png", "digits_tuning.png"):
         assert (out / name).stat().st_size > 10_000
     assert "| four_synapse |" in (out / "summary.md").read_text()
+    manifest = (out / "manifest.json").read_bytes()
+    _check_learning_manifest(out, runs, kw)
     stamp = {p: p.stat().st_mtime for p in (out / "runs").rglob("*.json")}
     lines.clear()
-    again = learning.run_benchmark(("digits",), out, echo=lines.append, **kw)
+    again = learning.run_benchmark(("digits",), out, echo=lines.append, argv=["--workers", "1"], **kw)
     assert not any("runs to do" in s for s in lines) and again == rows
     assert {p: p.stat().st_mtime for p in (out / "runs").rglob("*.json")} == stamp
+    assert (out / "manifest.json").read_bytes() == manifest  # nothing trained: the call that trained stays recorded
     # --report-only counts the protocol's runs only: a run of another grid lying in the folder is not one
     stray = json.loads(next((out / "runs" / "tune").rglob("*.json")).read_text())
     stray.update(eta=0.5, curve=[dict(c, acc=1.0) for c in stray["curve"]])
@@ -276,7 +334,7 @@ def test_learning_tunes_four_synapse_b_and_keeps_the_ablations_matched(tmp_path)
         ("four_synapse", "both", 0.0005), ("four_synapse_fixed_cross", "both", 0.0005)}
     chosen[key("backprop")] = _result("backprop", 0, 0.9, stage="tune")
     shared = learning.stage_jobs("shared", "digits", ["64-8-10"], presets, 2, chosen, seeds=(0,))
-    assert {(j["b_rule"], j["eta_b"]) for j in shared} == {("loop_mirror", 0.002)}  # the default B
+    assert {(j["b_rule"], j["eta_b"]) for j in shared} == {("both", 0.0002)}  # the default B
     # B's setting names the run's file, and a result of another eta_b is not taken as done
     a = learning._job("test", "digits", "64-8-10", "four_synapse", 0, 2, 0.02, 1e-4, b_rule="both", eta_b=0.0005)
     b = dict(a, eta_b=0.002)
@@ -503,6 +561,16 @@ def test_speed_benchmark_quick(tmp_path):
     assert "load average" in md and len(report["machine"]["load_average_at_end"]) == 3
     saved = json.loads((tmp_path / "s" / "speed.json").read_text())
     assert saved["sample"]["64-32-32-10"]["numpy_engine"]["steps"] == 200
+    # the manifest: the command as given, the options as they ran (--quick applied), no worker-only options
+    from selfassembly.manifest import read_manifest
+
+    m = read_manifest(tmp_path / "s")
+    assert m["command"] == f"python benchmarks/speed.py --quick --out {tmp_path / 's'}"
+    st = m["settings"]
+    assert st["sizes"] == [[64, 32, 32, 10]] and st["presentations"] == 200 and st["rounds"] == 1 and st["quick"]
+    assert st["targets"] == ["numpy_engine", "numpy_engine_float32", "numpy"]
+    assert st["timed_run_params"] == {"eta": 0.02, "lam": 0.02}
+    assert not set(speed.WORKER_OPTIONS) & set(st) and m["reproduce"]["timing"] and m["wall_s"] > 0
 
 
 @pytest.mark.slow

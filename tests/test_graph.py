@@ -45,7 +45,10 @@ def test_edges_follow_model_orientation():
         post, pre = np.nonzero(masks[name])
         for j, i in zip(post, pre):
             e = G.edges[node_id(s_pre, l_pre, i), node_id(s_post, l_post, j)]
-            assert e == {"population": name[0], "name": name, "weight": pytest.approx(w[name][j, i])}
+            want = {"population": name[0], "name": name, "weight": pytest.approx(w[name][j, i])}
+            if name[0] in "UV":  # with masks: does the reverse cross-stream synapse exist (partner's entry [i, j])?
+                want["looped"] = bool(masks[{"U": "V", "V": "U"}[name[0]] + name[1:]][i, j])
+            assert e == want
     post, pre = np.nonzero(~masks["W2"])
     assert not any(G.has_edge(node_id("A", 1, i), node_id("A", 2, j)) for j, i in zip(post, pre))
 

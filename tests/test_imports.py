@@ -166,15 +166,49 @@ def test_lower_layers_never_import_higher_ones(package):
 def test_benchmarks_have_no_import_cycles():
     """The benchmark scripts import each other by file name (they run from benchmarks/).
 
-    A script importing itself (learning.py imports ``learning`` so that Dask sends its workers
-    references to the module's functions, not copies of ``__main__``'s) is not a cycle between two
-    modules and is not counted.
+    A script importing itself is not a cycle between two modules and is not counted.
     """
     modules = {p.stem: p for p in BENCHMARKS.glob("*.py")}
     graph = import_graph(modules, lambda m: False)
     assert graph, "no benchmark scripts found"
     cycle = find_cycle(graph)
     assert cycle is None, "import cycle among the benchmarks: " + _describe(cycle, graph, modules)
+
+
+def path_edits(path):
+    """Lines of ``path`` that edit the import path: ``sys.path`` changed (insert, append, assignment)
+    or ``PYTHONPATH`` set in ``os.environ``."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found = []
+    for node in ast.walk(tree):
+        target = None
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            target = node.func.value  # sys.path.insert(...), os.environ.setdefault("PYTHONPATH", ...)
+            if ast.unparse(target) == "os.environ" and any(
+                    isinstance(a, ast.Constant) and a.value == "PYTHONPATH" for a in node.args):
+                found.append(node.lineno)
+                continue
+        elif isinstance(node, (ast.Assign, ast.AugAssign)):
+            for t in getattr(node, "targets", [getattr(node, "target", None)]):
+                if isinstance(t, ast.Subscript) and ast.unparse(t.value) == "os.environ" and \
+                        isinstance(t.slice, ast.Constant) and t.slice.value == "PYTHONPATH":
+                    found.append(node.lineno)
+                elif t is not None and ast.unparse(t) == "sys.path":
+                    found.append(node.lineno)
+        if target is not None and ast.unparse(target) == "sys.path":
+            found.append(node.lineno)
+    return sorted(set(found))
+
+
+def test_benchmarks_never_edit_the_import_path(tmp_path):
+    """The benchmarks import the package; their Dask workers need nothing but the package installed."""
+    edits = {p.name: lines for p in sorted(BENCHMARKS.glob("*.py")) if (lines := path_edits(p))}
+    assert not edits, f"benchmark scripts edit sys.path or PYTHONPATH at (file: lines) {edits}"
+    planted = tmp_path / "planted.py"  # the checker sees each form of edit
+    planted.write_text("import os, sys\nsys.path.insert(0, 'x')\nos.environ['PYTHONPATH'] = 'x'\n"
+                       "sys.path = ['x']\nos.environ.setdefault('PYTHONPATH', 'x')\nsys.path.append('x')\n"
+                       "print(sys.path)\n")
+    assert path_edits(planted) == [2, 3, 4, 5, 6]
 
 
 def test_a_planted_cycle_is_found(tmp_path):

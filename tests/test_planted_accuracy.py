@@ -14,6 +14,7 @@ import pytest
 
 from selfassembly.experiment import PresetResult
 from selfassembly.plasticity.presets import PRESETS
+from selfassembly.sweep import learning_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import learning  # noqa: E402
@@ -34,14 +35,15 @@ def test_run_summary_reports_the_last_evaluation():
 
 
 def test_learning_run_reports_its_last_epoch(monkeypatch):
-    """train_run on a tiny net, its evaluations replaced by CURVE: final_acc is CURVE's last value."""
-    real = learning._record
+    """train_run (the package's, which learning.py submits to its workers) on a tiny net, its
+    evaluations replaced by CURVE: final_acc is CURVE's last value."""
+    real = learning_run.epoch_record
 
     def record(weights, X, Y, epoch, seconds, *rest):
         rec = real(weights, X, Y, epoch, seconds, *rest)
         return dict(rec, acc=CURVE[epoch])
 
-    monkeypatch.setattr(learning, "_record", record)
+    monkeypatch.setattr(learning_run, "epoch_record", record)
     job = learning._job("test", "digits", "64-6-10", "backprop", 0, len(CURVE) - 1, eta=0.02, lam=1e-4)
     result = learning.train_run(job)
     assert result["status"] == "done" and [c["acc"] for c in result["curve"]] == CURVE

@@ -75,11 +75,11 @@ def test_numpy_loop_mirror_matches_reference_at_non_default_lam_b(rng, seed, pre
 
 
 def test_configuration_reaches_the_loop_mirror():
-    cfg = ExperimentConfig(presets=["four_synapse"], eta_b=0.007, lam_b=0.3, b_rule="both")
+    cfg = ExperimentConfig(presets=["four_synapse"], eta_b=0.007, lam_b=0.3, b_rule="loop_mirror")
     fb = cfg.rules("four_synapse").feedback
-    assert (fb.kind, fb.eta_b, fb.lam_b) == ("both", 0.007, 0.3)
+    assert (fb.kind, fb.eta_b, fb.lam_b) == ("loop_mirror", 0.007, 0.3)
     fb = ExperimentConfig(presets=["four_synapse"], eta_b=0.004, lam_b=0.6).rules("four_synapse").feedback
-    assert (fb.kind, fb.eta_b, fb.lam_b) == ("loop_mirror", 0.004, 0.6)
+    assert (fb.kind, fb.eta_b, fb.lam_b) == ("both", 0.004, 0.6)  # four_synapse's own B rule by default
 
 
 @pytest.mark.parametrize("engine,refused", [("numpy", (network, "build_circuit")),

@@ -174,6 +174,6 @@ def test_ablations_are_what_their_names_say():
     assert (fixed_u.cross.v, fixed_u.cross.u) == ("mirror", "fixed")
     assert (fixed_cross.cross.v, fixed_cross.cross.u) == ("fixed", "fixed")
     for r in (full, fixed_u, fixed_cross):
-        assert r.cross_init == "random" and r.feedback.kind == full.feedback.kind == "loop_mirror"
+        assert r.cross_init == "random" and r.feedback.kind == full.feedback.kind == "both"
     fa = make_preset("feedback_alignment")
     assert (fa.feedback.kind, fa.cross.v, fa.cross.u, fa.cross_init) == ("fixed", "fixed", "fixed", "identity")

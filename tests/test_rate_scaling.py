@@ -51,7 +51,7 @@ SCALINGS = [("size", SIZES, lambda name, n: _hat(name) / n),
 def test_one_presentation_changes_u_v_b_at_rate_hat_over_n_l(scaling, sizes, rate):
     """The numpy engine's change of U_l, V_l (layer l) and B_{l+1} (ending on D_l) in one
     presentation, against MODEL.md's rules written out with eta_hat / n_l."""
-    rules = make_preset("four_synapse", rate_scaling=scaling, **PARAMS)
+    rules = make_preset("four_synapse", rate_scaling=scaling, b_rule="loop_mirror", **PARAMS)  # B: the mirror alone
     weights, masks = initial_weights(sizes, rules, None, 7)
     rng = np.random.default_rng(1)
     xi = {l: PARAMS["sigma_xi"] * rng.standard_normal(n) for l, n in enumerate(sizes) if l > 0}

@@ -215,6 +215,76 @@ def test_sweep_writes_rows_folders_and_diagrams(swept):
     assert "| eta_c | eta_u | preset | seeds |" in md and md.count("| four_synapse |") == 4
 
 
+def _reproduce_tool():
+    """tools/reproduce.py as a module (``make reproduce``)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reproduce_tool", EXAMPLES.parent / "tools" / "reproduce.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_sweep_records_its_manifest_and_its_slice_reproduces(swept, tmp_path):
+    """manifest.json: the exact command, every setting with its default resolved, this call's counts and
+    wall time; `make reproduce` reruns its slice (one point's four_synapse run) and finds it equal to
+    sweep.csv, and a planted difference of one test image in sweep.csv is reported as DRIFTED."""
+    from selfassembly.io import to_jsonable
+    from selfassembly.manifest import read_manifest
+
+    out = swept[0]
+    m = read_manifest(out)
+    assert m["command"].startswith(f"selfassembly sweep {QUICK} --quick --scheduler tcp://")
+    assert m["command"].endswith(f" --out {out}")
+    s = load_sweep(QUICK, quick=True)
+    assert m["settings"]["configuration"] == to_jsonable(s.base.to_dict())  # every section, defaults resolved
+    assert m["settings"]["configuration"]["circuit"]["sizes"] == [64, 24, 24, 10]  # --quick, resolved
+    assert m["settings"]["values"] == s.values and m["settings"]["seeds"] == [0, 1] and m["settings"]["quick"]
+    assert m["this_call"]["ran"] == 40 and m["this_call"]["simulations"] == 18 and m["wall_s"] > 0
+    assert m["reproduce"]["point"] == s.points[0].id and m["reproduce"]["preset"] == "four_synapse"
+    tool = _reproduce_tool()
+    assert tool._script(m) == "sweep"
+    copy = tmp_path / "committed"  # what a committed copy keeps: no points/
+    copy.mkdir()
+    for name in ("manifest.json", "sweep.toml", "sweep.csv"):
+        shutil.copy(out / name, copy / name)
+    status, comparisons, _ = tool.check(copy)
+    assert status == "REPRODUCED" and [c[0].split()[-1] for c in comparisons] == ["final_test_acc", "ff_angle_worst"]
+    rows = _rows(copy / "sweep.csv")
+    row = next(r for r in rows if r["point"] == s.points[0].id and r["preset"] == "four_synapse")
+    row["final_test_acc"] = repr(float(row["final_test_acc"]) + 1 / 48)  # one of --quick's 48 test images
+    with open(copy / "sweep.csv", "w", newline="") as fh:
+        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    status, comparisons, _ = tool.check(copy)
+    assert status == "DRIFTED" and [c[-1] for c in comparisons] == [False, True]
+
+
+def test_sweep_manifest_is_kept_by_a_call_that_ran_nothing_and_extended_by_a_resumed_one(tmp_path):
+    """write_sweep_manifest on its own (no runs): the call that ran writes it; a rerun with nothing to do
+    leaves it byte for byte; a resumed call records the first in earlier_calls, its own counts in this_call."""
+    import time
+
+    from selfassembly.sweep.command import write_sweep_manifest
+
+    s = load_sweep(QUICK, quick=True)
+    summary = dict(runs=40, skipped=0, ran=40, simulations=18, done=40, diverged=0, unstable=0, failed=0, workers=2,
+                   scheduler="local", wall_time_s=3.0)
+    options = {"sweep_file": "x.toml", "quick": True, "workers": 2, "scheduler": None, "retries": 0, "func": print}
+    first = write_sweep_manifest(s, tmp_path, ["sweep", "x.toml", "--workers", "2"], options, time.time() - 3, summary)
+    assert first["command"] == "selfassembly sweep x.toml --workers 2" and "func" not in first["settings"]
+    assert "reproduce" not in first  # no point finished (no summary.json): no slice to rerun
+    text = (tmp_path / "manifest.json").read_bytes()
+    assert write_sweep_manifest(s, tmp_path, ["sweep", "x.toml"], options, time.time(),
+                                dict(summary, ran=0, skipped=40)) is None
+    assert (tmp_path / "manifest.json").read_bytes() == text
+    again = write_sweep_manifest(s, tmp_path, ["sweep", "x.toml", "--workers", "1"], options, time.time(),
+                                 dict(summary, ran=2, skipped=38))
+    assert [c["command"] for c in again["earlier_calls"]] == [first["command"]]
+    assert again["this_call"]["ran"] == 2 and again["command"].endswith("--workers 1")
+
+
 def test_killed_worker_loses_no_point(swept):
     out, marker, code = swept
     assert marker.is_file(), "no worker was killed: the plugin did not fire"
@@ -228,11 +298,12 @@ def test_killed_worker_loses_no_point(swept):
 
 def test_rerun_has_nothing_left_to_do(swept, capsys):
     out, _, _ = swept
-    before = _rows(out / "sweep.csv")
+    before, manifest = _rows(out / "sweep.csv"), (out / "manifest.json").read_bytes()
     assert main(["sweep", str(QUICK), "--quick", "--workers", "2", "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "40 already done, 0 to do" in text and "dask:" not in text  # no cluster started
     assert _rows(out / "sweep.csv") == before
+    assert (out / "manifest.json").read_bytes() == manifest  # the call that made the results stays recorded
 
 
 def test_done_is_verified_by_loading(swept, tmp_path, capsys):
@@ -247,6 +318,13 @@ def test_done_is_verified_by_loading(swept, tmp_path, capsys):
     # the same ids without --quick are other configurations: refused before anything runs
     assert main(["sweep", str(QUICK), "--out", str(out)]) == 2
     assert "holds a sweep of a different configuration" in capsys.readouterr().err
+    # resuming reruns the broken run; the manifest keeps the first call as an earlier one
+    first = json.loads((out / "manifest.json").read_text())
+    assert main(["sweep", str(QUICK), "--quick", "--workers", "1", "--out", str(out)]) == 0
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["this_call"]["ran"] == 1 and m["this_call"]["skipped"] == 39
+    assert m["command"].endswith(f"--workers 1 --out {out}")
+    assert [c["command"] for c in m["earlier_calls"]] == [first["command"]]
 
 
 def test_groups_and_verdicts(swept, capsys):

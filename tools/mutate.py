@@ -65,6 +65,7 @@ T_PC = "tests/test_planted_compare.py"
 T_PP = "tests/test_planted_physiology.py"
 T_PS = "tests/test_planted_sweep.py"
 T_PLM = "tests/test_planted_loop_mirror.py"
+T_RC = "tests/test_reciprocal.py"
 #: the loop mirror against the transcription with square B and U (a transpose passes by shape)
 T_PLM_NP_SQ = [T_PLM + "::test_numpy_loop_mirror_matches_reference_at_non_default_lam_b", "-k", "square"]
 T_PLM_CIRC_SQ = [T_PLM + "::test_circuit_loop_mirror_matches_reference_at_non_default_lam_b", "-k", "square"]
@@ -156,7 +157,7 @@ MUTANTS = [
     M("accuracy-summary-best", "selfassembly/experiment.py",
       '"final_test_acc": last["test_acc"],', '"final_test_acc": max(r["test_acc"] for r in self.rows),', T_PA,
       "final_test_acc as the best evaluation"),
-    M("accuracy-learning-best", "benchmarks/learning.py",
+    M("accuracy-learning-best", "selfassembly/sweep/learning_run.py",
       'result["final_acc"] = curve[-1]["acc"] if done else None',
       'result["final_acc"] = max(c["acc"] for c in curve) if done else None', T_PA,
       "the learning benchmark's final accuracy as the best epoch"),
@@ -490,6 +491,56 @@ MUTANTS = [
       'other = by_point.get((r["point"], ref)) if ref else None',
       'other = next((o for (pt, pr), o in by_point.items() if pr == ref), None) if ref else None',
       T_PS, "the reference taken from another point"),
+    # ---- reciprocal sparse wiring (issue 20, item 1; ids rc-) ---------------------------------------
+    M("rc-mask-drawn-independently", "selfassembly/circuits/connectivity.py",
+      "given = masks[partner + name[1:]].T if partner else None", "given = None",
+      [T_RC, "-k", "transposed or dynamic"], "reciprocal_to ignored: V's mask drawn independently"),
+    M("rc-mask-not-transposed", "selfassembly/circuits/connectivity.py",
+      "given = masks[partner + name[1:]].T if partner else None", "given = masks[partner + name[1:]] if partner else None",
+      [T_RC, "-k", "transposed"], "V's mask is U's, not U's transposed"),
+    M("rc-numpy-engine-ignores-masks", "selfassembly/circuits/numpy_engine.py",
+      "                store[l] *= mask", "                pass",
+      [T_RC, "-k", "dynamic_mode_keeps or engines_agree"], "the numpy engine lets absent U/V synapses grow"),
+    M("rc-brian2-connects-all", "selfassembly/circuits/network.py",
+      "cols, rows = np.nonzero(masks[pop].T)", "cols, rows = np.nonzero(np.ones_like(masks[pop].T))",
+      [T_RC, "-k", "dynamic_mode_keeps or engines_agree"], "Brian2 connects every synapse of a sparse population"),
+    M("rc-wiring-reciprocal-by-fraction", "selfassembly/analysis/graph.py",
+      "        elif n_u == n_v == looped:", "        elif looped >= 0.1 * n_u:",
+      [T_RC, "-k", "not_called_reciprocal or told_apart"], "independent masks called reciprocal"),
+    M("rc-wiring-expected-dense", "selfassembly/analysis/graph.py",
+      "        q = n_v / total", "        q = 1.0 if n_v else 0.0",
+      [T_RC, "-k", "not_called_reciprocal"], "the independent-mask expectation taken as 1, not V's density"),
+    M("rc-graph-looped-not-transposed", "selfassembly/analysis/graph.py",
+      "back = np.asarray(masks[partner], bool).T", "back = np.asarray(masks[partner], bool)",
+      [T_RC, "-k", "graph_export"], "the looped flag reads the partner's mask untransposed"),
+    M("rc-census-without-wiring", "selfassembly/analysis/inspect.py",
+      '"cross_wiring": wiring,', '"cross_wiring": {},', [T_RC, "-k", "inspect_census"],
+      "inspect's motifs.json leaves the wiring out"),
+    M("rc-config-p-not-from-partner", "selfassembly/config.py",
+      '        out[pop]["p"] = out[partner]["p"]\n', "",
+      [T_RC, "-k", "round_trips or sweep_varies"], "a reciprocal V keeps p = 1 instead of U's p"),
+    M("rc-config-stale-p-kept", "selfassembly/config.py",
+      '            spec.pop("p", None)', "            pass",
+      [T_RC, "-k", "round_trips"], "a file on top of a reciprocal configuration keeps V's old p"),
+    M("rc-config-p-mismatch-accepted", "selfassembly/config.py",
+      '        if "p" in spec and out[pop]["p"] != out[partner]["p"]:', '        if False:',
+      [T_RC, "-k", "configuration_errors"], "an explicit p that differs from U's is silently replaced"),
+    M("rc-hash-without-reciprocal", "selfassembly/config.py",
+      '            out[pop]["reciprocal_to"] = c.reciprocal_to', "            pass",
+      [T_RC, "-k", "hash or round_trips"], "reciprocal_to dropped from the resolved configuration (and its hash)"),
+    M("rc-sweep-key-missing", "selfassembly/sweep/spec.py",
+      '    keys += [f"connectivity.{pop}.reciprocal_to" for pop in RECIPROCAL_PARTNERS]', "",
+      [T_RC, "-k", "sweep_varies"], "a sweep cannot vary reciprocal_to"),
+    M("rc-sweep-identity-not-shared", "selfassembly/sweep/execute.py",
+      '            d["connectivity"].pop(family, None)', "            pass",
+      [T_RC, "-k", "identity_presets_once"], "feedback alignment simulated again for every U/V wiring"),
+    M("rc-divergence-advice-silent", "selfassembly/experiment.py",
+      "        if min(u[\"p\"], v[\"p\"]) < 1 and not (u.get(\"reciprocal_to\") or v.get(\"reciprocal_to\")):",
+      "        if False:", [T_RC, "-k", "divergence_message"],
+      "the divergence message does not name independent sparse masks"),
+    M("rc-phase-diagram-blank-divergence", "selfassembly/sweep/plots.py",
+      "            notes[i, j] = cell_note(s)", '            notes[i, j] = ""', [T_RC, "-k", "phase_diagram"],
+      "a phase-diagram cell whose runs all diverged is left blank"),
 ]
 
 

@@ -38,7 +38,8 @@ ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ["benchmarks/results/cross_stability", "benchmarks/results/cross_stability_lam1e-4",
            "benchmarks/results/self_assembly/classification",
            "benchmarks/results/self_assembly/reconstruction", "benchmarks/results/loop_mirror_tuning",
-           "benchmarks/results/depth_puzzle", "benchmarks/results/learning", "benchmarks/results/speed",
+           "benchmarks/results/depth_puzzle", "benchmarks/results/learning",
+           "benchmarks/results/learning/digits_reconstruction", "benchmarks/results/speed",
            "benchmarks/results/speed_2threads", "benchmarks/results/sweep", "benchmarks/results/sweep/idle",
            "docs/phase_diagram"]
 
@@ -121,10 +122,11 @@ def loop_mirror_tuning(folder, m):
     for task, part in m["parts"].items():
         rep, epochs = part["reproduce"], int(part["settings"]["epochs"])
         if task == "classification":
-            got = lm.tuning_row(rep["b_rule"], rep["eta_b"], epochs, data)
-            row = next(r for r in _rows(folder / "tuning.csv")
-                       if r["b_rule"] == rep["b_rule"] and float(r["eta_b"]) == rep["eta_b"])
-            where = f"tuning {rep['b_rule']} eta_b={rep['eta_b']}"
+            seed = int(rep.get("seed", 0))
+            got = lm.tuning_row(rep["b_rule"], rep["eta_b"], epochs, data, seed)
+            row = next(r for r in _rows(folder / "tuning.csv") if r["b_rule"] == rep["b_rule"]
+                       and float(r["eta_b"]) == rep["eta_b"] and int(r.get("seed") or 0) == seed)
+            where = f"tuning {rep['b_rule']} eta_b={rep['eta_b']} seed {seed}"
         else:
             got = lm.recon_row(rep["arch"], rep["eta"], epochs, for_task(data, "reconstruction"))
             row = next(r for r in _rows(folder / "reconstruction.csv")
@@ -156,7 +158,20 @@ def learning(folder, m):
     lb = load_benchmark("learning")
 
     rep, out = m["reproduce"], []
-    for preset in rep["presets"]:
+    if "runs" in rep:  # written by learning.py itself: each run's full setting, task and data set
+        key = rep["compare"][0]
+        for run in rep["runs"]:
+            job = lb._job(rep["stage"], rep["dataset"], rep["arch"], run["preset"], run["seed"], run["epochs"],
+                          *(run[k] for k in lb.PARAMS), task=rep["task"], data=rep.get("data"))
+            got = lb.train_run(job, rep.get("mnist_dir"))
+            row = next(r for r in _rows(folder / "seeds.csv") if r["dataset"] == rep["label"] and r["task"] == rep["task"]
+                       and r["arch"] == rep["arch"] and r["preset"] == run["preset"] and int(r["seed"]) == run["seed"]
+                       and all((r[k] if k == "b_rule" else float(r[k])) == run[k] for k in lb.PARAMS))
+            now = got["final_error"] if key == "test_error" else got["final_acc"]
+            out.append(compare(f"{rep['label']} {rep['task']} {rep['arch']} {run['preset']} seed {run['seed']} {key}",
+                               row[key], now, rep["tolerance"][key]))
+        return out
+    for preset in rep["presets"]:  # an after-the-fact manifest: the settings of the row (no task, B's default)
         row = next(r for r in _rows(folder / "seeds.csv") if r["dataset"] == rep["dataset"] and r["arch"] == rep["arch"]
                    and r["preset"] == preset and int(r["seed"]) == rep["seed"])
         job = lb._job(rep["stage"], rep["dataset"], rep["arch"], preset, rep["seed"], int(row["epochs"]),
@@ -167,13 +182,38 @@ def learning(folder, m):
     return out
 
 
+def sweep(folder, m):
+    """One (point, preset) of a ``selfassembly sweep`` folder, run as the sweep's worker runs it
+    (:func:`selfassembly.sweep.tasks.run_task`), against sweep.csv. The point's configuration comes
+    from the folder's sweep.toml (the resolved sweep file the sweep wrote; a committed copy such as
+    docs/phase_diagram keeps it, not points/)."""
+    from selfassembly.sweep import load_sweep
+    from selfassembly.sweep.tasks import run_task
+
+    rep = m["reproduce"]
+    config = next(p.config for p in load_sweep(folder / "sweep.toml").points if p.id == rep["point"])
+    s = run_task(config.to_dict(), rep["preset"])["result"].summary()
+    now = {"final_test_acc": s["final_test_acc"], "ff_angle_worst": max((s.get("ff_angle") or {0: 0.0}).values())}
+    row = next(r for r in _rows(folder / "sweep.csv") if r["point"] == rep["point"] and r["preset"] == rep["preset"])
+    return [compare(f"{rep['point']} {rep['preset']} {k}", row[k], now[k], rep["tolerance"][k]) for k in rep["compare"]]
+
+
 HANDLERS = {"cross_stability": cross_stability, "self_assembly": self_assembly,
-            "loop_mirror_tuning": loop_mirror_tuning, "depth_puzzle": depth_puzzle, "learning": learning}
+            "loop_mirror_tuning": loop_mirror_tuning, "depth_puzzle": depth_puzzle, "learning": learning,
+            "sweep": sweep}
 
 
 def _script(m):
-    """The benchmark a manifest's command runs: ``python benchmarks/<name>.py ...`` -> name."""
+    """What a manifest's command runs: ``python benchmarks/<name>.py ...`` -> name; ``selfassembly sweep ...``
+    -> ``sweep``.
+
+    >>> _script({"command": "python benchmarks/learning.py --workers 2"}), _script({"command": "selfassembly sweep x.toml"})
+    ('learning', 'sweep')
+    """
     found = re.search(r"benchmarks/(\w+)\.py", m["command"])
+    if found:
+        return found.group(1)
+    found = re.match(r"selfassembly (sweep)\b", m["command"])
     return found.group(1) if found else None
 
 

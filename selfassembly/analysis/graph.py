@@ -4,7 +4,8 @@ Nodes are neurons, named ``"A{l}_{i}"`` (cell i of the ascending population
 A_l, l = 0..L) and ``"D{l}_{i}"`` (descending D_l, l = 1..L), with attributes
 ``stream`` ("A" or "D"), ``layer`` and ``index``. Edges are synapses,
 presynaptic -> postsynaptic, with attributes ``population`` ("W", "B", "U",
-"V"), ``name`` (e.g. "W2") and ``weight``:
+"V"), ``name`` (e.g. "W2") and ``weight`` (and, when masks are given, ``looped`` on
+U and V edges: whether the reverse cross-stream synapse exists, see :func:`cross_wiring`):
 
 ==========  ==================  ==================
 population  edge                matrix entry
@@ -29,8 +30,13 @@ __all__ = [
     "circuit_graph",
     "write_graphml",
     "reciprocity",
+    "cross_wiring",
+    "WIRING_Z",
     "triad_census",
 ]
+
+#: z-score (mutual A-D pairs above the independent-mask expectation) beyond which wiring is not chance
+WIRING_Z = 3.0
 
 
 def node_id(stream, layer, index):
@@ -135,6 +141,16 @@ def circuit_graph(weights, threshold=None, density=None, masks=None):
             (node_id(s_pre, l_pre, i), node_id(s_post, l_post, j), {"population": name[0], "name": name, "weight": float(w[j, i])})
             for j, i in zip(post.tolist(), pre.tolist())
         )
+        partner = {"U": "V", "V": "U"}.get(name[0], "") + name[1:]
+        if name[0] in "UV" and mask is not None and masks.get(partner) is not None:
+            # the wiring, not the strong subgraph: does the reverse synapse (partner's transposed entry) exist?
+            back = np.asarray(masks[partner], bool).T
+            for j, i in zip(post.tolist(), pre.tolist()):
+                G.edges[node_id(s_pre, l_pre, i), node_id(s_post, l_post, j)]["looped"] = bool(back[j, i])
+    if masks:
+        for l, stats in cross_wiring(masks).items():
+            G.graph[f"cross_wiring_{l}"] = stats["wiring"]
+            G.graph[f"cross_reciprocity_{l}"] = stats["fraction_u"]
     return G
 
 
@@ -181,6 +197,78 @@ def _pair_reciprocity(up, down, n_pre, n_post):
         "ratio": float(r / expected) if expected > 0 else float("nan"),
         "edges": m,
     }
+
+
+def cross_wiring(masks, z_cut=WIRING_Z):
+    """Reciprocity of the cross-stream wiring (the masks, not the weights): are A-D pairs looped?
+
+    For each layer l with masks U_l (A_l:j -> D_l:k at ``U[k, j]``) and V_l (D_l:k -> A_l:j at
+    ``V[j, k]``), a U synapse is *looped* when its reverse V synapse exists, ``V[j, k]``. With
+    V's mask drawn independently of U's, each U synapse is looped with probability
+    ``q = |V_l| / n_l^2`` (V's density, about p), so the number of looped U synapses is
+    Binomial(|U_l|, q) and
+
+    .. math:: z = (m - |U_l| q) / \\sqrt{|U_l| q (1 - q)},  m = \\sum_{jk} U_{kj} V_{jk}.
+
+    ``wiring`` says what the masks are:
+
+    * ``"reciprocal"``: V_l's mask is U_l's transposed exactly, and that is beyond chance
+      (z >= ``z_cut``);
+    * ``"independent"``: |z| < ``z_cut`` (looped pairs as often as independent masks give);
+    * ``"more looped than chance"`` / ``"less looped than chance"``: z beyond +-``z_cut``
+      without V = U^T;
+    * ``"dense"``: U_l or V_l has every synapse (every pair is looped; nothing to tell);
+    * ``"undecided"``: V_l = U_l^T, but the masks are so dense that independent masks would
+      often agree as well (z < ``z_cut``).
+
+    Parameters
+    ----------
+    masks : dict of str -> ndarray of bool
+        Existing synapses, keyed by population (``U1``, ``V1``, ...); layers without both
+        U_l and V_l are left out.
+    z_cut : float
+
+    Returns
+    -------
+    dict of int -> dict
+        ``{l: {"n": n_l, "u_synapses", "v_synapses", "looped" (m), "fraction_u" (m / |U_l|),
+        "fraction_v" (m / |V_l|), "expected" (q), "z", "wiring"}}``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> U = rng.random((100, 100)) < 0.2
+    >>> cross_wiring({"U1": U, "V1": U.T})[1]["wiring"]
+    'reciprocal'
+    >>> stats = cross_wiring({"U1": U, "V1": rng.random((100, 100)) < 0.2})[1]
+    >>> stats["wiring"], round(stats["fraction_u"], 2), round(stats["expected"], 2)
+    ('independent', 0.18, 0.19)
+    """
+    out = {}
+    layers = sorted(int(k[1:]) for k in masks if k[0] == "U" and k[1:].isdigit() and f"V{k[1:]}" in masks)
+    for l in layers:
+        U, V = np.asarray(masks[f"U{l}"], bool), np.asarray(masks[f"V{l}"], bool)
+        if U.shape != V.T.shape:
+            raise ValueError(f"masks U{l} {U.shape} and V{l} {V.shape} are not transposed shapes; U_l is "
+                             "n_l x n_l (D_l x A_l) and V_l n_l x n_l (A_l x D_l)")
+        n_u, n_v, total = int(U.sum()), int(V.sum()), U.size
+        looped = int(np.count_nonzero(U & V.T))
+        q = n_v / total
+        var = n_u * q * (1 - q)
+        z = (looped - n_u * q) / np.sqrt(var) if var > 0 else float("nan")
+        if n_u == total or n_v == total:
+            wiring = "dense"
+        elif n_u == n_v == looped:
+            wiring = "reciprocal" if z >= z_cut else "undecided"
+        elif not np.isfinite(z) or abs(z) < z_cut:
+            wiring = "independent"
+        else:
+            wiring = "more looped than chance" if z > 0 else "less looped than chance"
+        out[l] = {"n": int(U.shape[0]), "u_synapses": n_u, "v_synapses": n_v, "looped": looped,
+                  "fraction_u": looped / n_u if n_u else float("nan"),
+                  "fraction_v": looped / n_v if n_v else float("nan"),
+                  "expected": q, "z": float(z), "wiring": wiring}
+    return out
 
 
 def reciprocity(G):

@@ -7,7 +7,9 @@ writes, under ``OUT/<preset>/`` (default ``OUT = RESULTS_DIR/inspect``):
   angles at every snapshot;
 * ``motifs.json``: the loop census, its degree-preserving null statistics,
   reciprocity at every snapshot, the triad census at the first and last
-  snapshot, and the verdict;
+  snapshot, the cross-stream wiring of the masks (``cross_wiring``: are A-D
+  pairs looped, reciprocal or independent; :func:`~selfassembly.analysis.graph.cross_wiring`),
+  and the verdict;
 * ``graph.graphml``: the circuit at the last snapshot (strong synapses, or
   all with ``graph="all"``), for Gephi or Cytoscape;
 * ``circuit.png``, ``feedback_heatmaps.png``, ``timecourse.png``;
@@ -49,7 +51,7 @@ import numpy as np
 from ..errors import InputError
 from ..folders import claim_folder, claim_outputs
 from ..io import Snapshots, SnapshotError, load_snapshots, write_csv, write_json
-from .graph import circuit_graph, reciprocity, triad_census, write_graphml
+from .graph import circuit_graph, cross_wiring, reciprocity, triad_census, write_graphml
 from .timecourse import alignment_timecourse, motif_timecourse
 from .verdict import ALPHA, N_DRAWS, format_seed_verdict, random_null, seed_verdicts
 
@@ -320,11 +322,18 @@ def inspect_results(results_dir, out_dir=None, presets=None, threshold=None, den
                     final_graph = G if graph == "strong" else circuit_graph(w, masks=snaps.masks)
             entries_by_preset[preset] = [verdict_entry(align[-1], run_seed, statuses.get(preset) or "done")]
             census[preset] = motif[-1]["layers"] if has_loops else {}
+            wiring = cross_wiring(snaps.masks) if snaps.masks else {}
             write_json(dest / "motifs.json", {
                 "preset": preset, "sizes": list(snaps.sizes), "strong_synapses": how, "n_null": n_null, "seed": seed,
                 "n_rounds": n_rounds, "null_model": "degree-preserving double edge swaps per population, weights shuffled over edges",
+                "cross_wiring": wiring,
                 "snapshots": entries,
             })
+            sparse = {l: w for l, w in wiring.items() if w["wiring"] != "dense"}
+            if sparse:  # the A-D pairs' wiring (masks), which dense circuits do not need a line for
+                echo(f"  {preset} cross-stream wiring (masks): " + "; ".join(
+                    f"U{l}/V{l} {w['wiring']} ({w['fraction_u']:.2f} of U's synapses looped, "
+                    f"{w['expected']:.2f} for independent masks)" for l, w in sorted(sparse.items())))
             write_graphml(final_graph, dest / "graph.graphml")
             if plots:
                 from . import connectivity_plots as cp

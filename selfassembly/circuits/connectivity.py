@@ -7,6 +7,13 @@ generator seeded by ``(seed, population name)``, so that
 * every preset of one experiment starts from the same W (and B, U, V where
   the preset's structure allows), and
 * the circuit is the same whatever Brian2 code-generation target runs it.
+
+Reciprocal ("looped") cross-stream wiring: ``Connectivity(p=0.2, reciprocal_to="U")``
+for V draws V_l's mask as U_l's mask transposed, so that cell a_j projects to d_k
+(``U_l[k, j]``) exactly where d_k projects back to a_j (``V_l[j, k]``). V's weights are
+drawn from V's own ``kind`` and ``scale`` with the same random stream as an
+independent V (only the mask differs). MODEL.md, "Known limits": under sparse
+wiring V can mirror U only where U's reciprocal synapse exists.
 """
 from __future__ import annotations
 
@@ -20,9 +27,14 @@ from ..io import check_seed, population_names, population_shape
 from ..plasticity.presets import RuleSet
 from ..plasticity.rules import check_number
 
-__all__ = ["Connectivity", "DEFAULT_CONNECTIVITY", "initial_weights", "check_sizes"]
+__all__ = ["Connectivity", "DEFAULT_CONNECTIVITY", "RECIPROCAL_PARTNERS", "initial_weights", "check_reciprocal",
+           "check_sizes"]
 
 KINDS = ("gaussian", "uniform", "identity")
+
+#: population family -> the family whose mask it may take transposed (``reciprocal_to``): the
+#: cross-stream pair A_l -> D_l (U_l, n_l x n_l) and D_l -> A_l (V_l), either way round
+RECIPROCAL_PARTNERS = {"V": "U", "U": "V"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,13 @@ class Connectivity:
         Multiplies the weights (see ``kind``).
     p : float in (0, 1]
         Probability that each synapse exists (sparse connectivity).
+    reciprocal_to : {"", "U", "V"}
+        ``""`` (default): the mask is drawn independently. ``"U"`` (for V) or
+        ``"V"`` (for U): the mask is the partner's mask transposed, V_l's
+        synapse D_l:k -> A_l:j exists exactly where U_l's A_l:j -> D_l:k does
+        (reciprocal, "looped" A-D pairs). ``p`` must then equal the partner's
+        (:func:`initial_weights` checks); the weights still follow this
+        population's ``kind`` and ``scale``.
 
     Examples
     --------
@@ -53,10 +72,14 @@ class Connectivity:
     kind: str = "gaussian"
     scale: float = 1.0
     p: float = 1.0
+    reciprocal_to: str = ""
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown connectivity kind {self.kind!r}; valid names: {list(KINDS)}")
+        if not isinstance(self.reciprocal_to, str) or self.reciprocal_to not in ("", *RECIPROCAL_PARTNERS):
+            raise ValueError(f"reciprocal_to must be '' (an independent mask) or the name of the cross-stream "
+                             f"partner ('U' for V, 'V' for U), got {self.reciprocal_to!r}")
         object.__setattr__(self, "scale", check_number("scale", self.scale))
         p = check_number("p (connection probability)", self.p)
         if not 0 < p <= 1:
@@ -72,10 +95,21 @@ class Connectivity:
                              f"{possible} possible synapses) {self.p * possible:.2g} synapses to expect; use p >= "
                              f"1/{possible} = {1 / possible:.3g}")
 
-    def sample(self, n_post, n_pre, rng):
-        """Draw ``(weights, mask)``, both of shape (n_post, n_pre); absent synapses weigh 0."""
+    def sample(self, n_post, n_pre, rng, mask=None):
+        """Draw ``(weights, mask)``, both of shape (n_post, n_pre); absent synapses weigh 0.
+
+        ``mask`` (bool, n_post x n_pre), if given, replaces the drawn mask (a reciprocal
+        population's: its partner's transposed); the random stream is consumed as without it,
+        so the weights are those an independent draw would have.
+        """
         self.check_fits(n_post, n_pre)
-        mask = rng.random((n_post, n_pre)) < self.p if self.p < 1 else np.ones((n_post, n_pre), bool)
+        drawn = rng.random((n_post, n_pre)) < self.p if self.p < 1 else np.ones((n_post, n_pre), bool)
+        if mask is None:
+            mask = drawn
+        else:
+            mask = np.array(mask, dtype=bool)
+            if mask.shape != (n_post, n_pre):
+                raise ValueError(f"a given mask must have shape {(n_post, n_pre)}, got {mask.shape}")
         if self.kind == "identity":
             if n_post != n_pre:
                 raise ValueError(f"identity connectivity needs a square population, got {n_post} x {n_pre}")
@@ -98,6 +132,30 @@ DEFAULT_CONNECTIVITY = {
     "U": Connectivity("gaussian"),
     "V": Connectivity("gaussian"),
 }
+
+
+def check_reciprocal(conn):
+    """Refuse reciprocal wiring that cannot be drawn: both partners reciprocal to each other, or a
+    connection probability that differs from the partner's (a transposed mask has the partner's p).
+
+    Parameters
+    ----------
+    conn : dict of str -> Connectivity
+    """
+    for family, c in conn.items():
+        if not c.reciprocal_to:
+            continue
+        partner = c.reciprocal_to
+        if RECIPROCAL_PARTNERS.get(family) != partner:
+            raise ValueError(f"connectivity {family}: reciprocal_to = {partner!r}, but only V (to 'U') or U (to 'V') "
+                             "can take its partner's mask transposed")
+        if conn[partner].reciprocal_to:
+            raise ValueError(f"connectivity {family} and {partner} are both reciprocal_to the other; one population "
+                             f"must draw its mask: set reciprocal_to on {family} only")
+        if conn[partner].p != c.p:
+            raise ValueError(f"connectivity {family}: p = {c.p:g} but its mask is {partner}'s transposed, drawn with "
+                             f"p = {conn[partner].p:g}; give {family} the same p (or leave it out in a configuration "
+                             "file, where it is taken from its partner)")
 
 
 def check_sizes(sizes):
@@ -128,7 +186,9 @@ def initial_weights(sizes, rules, connectivity=None, seed=0):
     connectivity : dict, optional
         ``{"W": Connectivity, "B": ..., "U": ..., "V": ...}``; entries left
         out take :data:`DEFAULT_CONNECTIVITY`. U and V use theirs only when
-        the preset starts them random.
+        the preset starts them random. A population with ``reciprocal_to``
+        takes its partner's mask transposed, layer by layer (V_l's mask is
+        U_l's mask transposed for ``V: Connectivity(p=..., reciprocal_to="U")``).
     seed : int
 
     Returns
@@ -148,14 +208,20 @@ def initial_weights(sizes, rules, connectivity=None, seed=0):
         if not isinstance(value, Connectivity):
             raise TypeError(f"connectivity[{key!r}] must be a Connectivity, got {type(value).__name__}")
         conn[key] = value
+    check_reciprocal(conn)
     if rules.cross_init == "identity":
         conn["U"] = conn["V"] = Connectivity("identity")
     weights, masks = {}, {}
-    for name in population_names(len(sizes) - 1):
+    names = population_names(len(sizes) - 1)
+    # a reciprocal population is drawn after its partner, whose mask it takes transposed
+    names = [n for n in names if not conn[n[0]].reciprocal_to] + [n for n in names if conn[n[0]].reciprocal_to]
+    for name in names:
         if name[0] == "B" and rules.feedback.tied:
             continue  # W^T or sign(W^T), set below
         rng = np.random.default_rng([int(seed), zlib.crc32(name.encode())])
-        weights[name], masks[name] = conn[name[0]].sample(*population_shape(name, sizes), rng)
+        partner = conn[name[0]].reciprocal_to
+        given = masks[partner + name[1:]].T if partner else None
+        weights[name], masks[name] = conn[name[0]].sample(*population_shape(name, sizes), rng, mask=given)
     if rules.feedback.tied:
         for l in range(2, len(sizes)):
             weights[f"B{l}"] = rules.feedback.effective(weights[f"W{l}"].T.copy())

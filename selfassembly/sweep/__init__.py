@@ -36,6 +36,10 @@ Output folder
     axis, the same as curves with 95 % t-intervals over seeds.
 ``sweep.md``, ``sweep.json``
     Table of means and intervals; counts, compile statistics, throughput.
+``manifest.json``
+    The command, code version, settings (the base configuration with its defaults resolved),
+    wall time and machine of the call that ran (:func:`~selfassembly.sweep.command.write_sweep_manifest`),
+    and the one run ``make reproduce`` reruns.
 
 A rerun into the same folder skips every (point, preset) whose run folder
 holds it finished (done, diverged or unstable; verified by
@@ -53,6 +57,8 @@ Modules
     What is left to do, the Dask cluster and the client's loop (:func:`~selfassembly.sweep.execute.run_sweep`).
 :mod:`~selfassembly.sweep.tasks`
     What runs on a worker.
+:mod:`~selfassembly.sweep.learning_run`
+    What runs on a worker for ``benchmarks/learning.py``: one training run of its protocol.
 :mod:`~selfassembly.sweep.table`
     ``sweep.csv``, the verdict of each point, ``sweep.md``, ``selfassembly inspect SWEEP_DIR``.
 :mod:`~selfassembly.sweep.plots`

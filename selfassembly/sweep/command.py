@@ -7,14 +7,23 @@ to the analysis. The analysis never imports the sweep.
 """
 from __future__ import annotations
 
+import json
 import shlex
 import sys
+import time
+from pathlib import Path
 
 from .execute import run_sweep
 from .spec import SweepError, load_sweep
 from .table import inspect_sweep, is_sweep_folder
 
-__all__ = ["register", "register_inspect", "inspect_command"]
+__all__ = ["register", "register_inspect", "inspect_command", "write_sweep_manifest", "SLICE_TOLERANCE"]
+
+#: what ``make reproduce`` compares of a sweep's slice, and how closely: the numpy engine (and Brian2's
+#: runtime targets) are deterministic on one machine and sweep.csv holds the numbers in full, so the
+#: accuracy must be equal (one test image is far above 1e-9) and the angles equal to 1e-6 degrees
+#: (room for another BLAS summation order)
+SLICE_TOLERANCE = {"final_test_acc": 1e-9, "ff_angle_worst": 1e-6}
 
 
 def _positive_int(text):
@@ -61,7 +70,9 @@ def _main(args):
         argv += ["--out", out]
     args.resume_hint = (f"Finished runs are kept in {out}; to resume, run the same command with the same --out: "
                         f"selfassembly {shlex.join(argv)}")
+    started = time.time()
     summary = run_sweep(sweep, out, workers=args.workers, scheduler=args.scheduler, retries=args.retries)
+    write_sweep_manifest(sweep, out, argv, vars(args), started, summary)
     if summary["failed"]:
         print(f"selfassembly sweep: {summary['failed']} runs failed (see sweep.csv); rerun to retry them",
               file=sys.stderr)
@@ -71,6 +82,43 @@ def _main(args):
     if summary["failed"] or summary["diverged"] or summary["unstable"]:
         return EXIT_UNSTABLE  # the others still ran
     return EXIT_OK
+
+
+def write_sweep_manifest(sweep, out, argv, options, started, summary):
+    """``OUT/manifest.json`` (:func:`selfassembly.manifest.write_manifest`) of a ``selfassembly sweep`` call.
+
+    It records the command (``selfassembly`` and ``argv``), the code version, the settings (the
+    command's options, the sweep's base configuration with every default resolved, its swept
+    values, seeds, zip and reference), this call's wall time and counts, the machine, and the
+    slice ``make reproduce`` reruns: the first point's first preset that finished (one run,
+    compared with sweep.csv within :data:`SLICE_TOLERANCE`). A call that ran nothing (every run
+    already done) leaves an existing manifest as it is; a call that resumed an interrupted sweep
+    keeps the earlier calls in ``earlier_calls``. Returns the manifest, or None when left as is.
+    """
+    from ..manifest import MANIFEST, earlier_calls, write_manifest
+
+    out = Path(out)
+    if not summary["ran"] and (out / MANIFEST).is_file():
+        return None
+    settings = {**{k: options.get(k) for k in ("sweep_file", "quick", "workers", "scheduler", "retries")},
+                "presets": list(sweep.presets), "values": sweep.values, "seeds": list(sweep.seeds),
+                "zip": list(sweep.zip), "reference": sweep.reference, "points": len(sweep.points),
+                "configuration": sweep.base.to_dict()}
+    reproduce = None
+    for p in sweep.points[:1]:
+        try:
+            done = json.loads((out / "points" / p.id / "summary.json").read_text()).get("presets", {})
+        except (OSError, ValueError):
+            done = {}
+        preset = next((name for name in sweep.presets if (done.get(name) or {}).get("status") == "done"), None)
+        if preset is not None:
+            reproduce = {"point": p.id, "preset": preset, "compare": list(SLICE_TOLERANCE),
+                         "tolerance": dict(SLICE_TOLERANCE)}
+    counts = {k: summary[k] for k in ("runs", "skipped", "ran", "simulations", "done", "diverged", "unstable",
+                                      "failed", "workers", "scheduler", "wall_time_s")}
+    earlier = earlier_calls(out) if summary["skipped"] else []
+    return write_manifest(out, __file__, argv, settings, started, reproduce=reproduce, program="selfassembly",
+                          this_call=counts, **({"earlier_calls": earlier} if earlier else {}))
 
 
 def register_inspect(subparsers):

@@ -144,9 +144,13 @@ def effective_key(config, preset):
     """
     from ..binaries import RUNTIME_PARAMETERS, used_parameters
 
-    used = used_parameters(config.rules(preset))
+    rules = config.rules(preset)
+    used = used_parameters(rules)
     d = config.to_dict()
     d["training"].pop("presets")
+    if rules.cross_init == "identity":  # U = V = I whatever [connectivity.U] and [connectivity.V] say
+        for family in "UV":
+            d["connectivity"].pop(family, None)
     for section in d.values():
         for name in set(RUNTIME_PARAMETERS) - used:
             section.pop(name, None)

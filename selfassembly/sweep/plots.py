@@ -13,7 +13,7 @@ import numpy as np  # noqa: E402
 from ..analysis.plots import save_png  # noqa: E402
 from .table import group_stats, verdict_positive  # noqa: E402
 
-__all__ = ["write_sweep_figures", "plot_phase_diagram", "plot_curves"]
+__all__ = ["write_sweep_figures", "plot_phase_diagram", "plot_curves", "cell_note"]
 
 
 def _save(fig, path):
@@ -29,7 +29,18 @@ def _axis_values(sweep, axis):
 
 
 def _tick(values):
-    return "/".join(str(v) for v in values)
+    return "/".join('""' if v == "" else str(v) for v in values)
+
+
+def cell_note(stats):
+    """What a phase-diagram cell says about its runs that are not done (they have no mean), e.g.
+    ``"diverged 3/3"``; empty when every run is done.
+
+    >>> cell_note({"of": 3, "statuses": {"diverged": 2, "done": 1}})
+    'diverged 2/3'
+    """
+    return ", ".join(f"{status} {k}/{stats['of']}" for status, k in (stats.get("statuses") or {}).items()
+                     if status != "done" and k)
 
 
 def _cell_key(sweep, axis, values):
@@ -43,7 +54,8 @@ def _cell_key(sweep, axis, values):
 def plot_phase_diagram(sweep, stats, preset, path):
     """Two heatmaps over the two swept axes: worst-layer ff angle and accuracy difference to the reference.
 
-    Cells show the mean over seeds; a black frame marks a positive verdict
+    Cells show the mean over seeds of the runs that are done, and how many runs diverged, became
+    unstable or failed (:func:`cell_note`); a black frame marks a positive verdict
     (:func:`selfassembly.sweep.table.verdict_positive`).
     """
     ax_y, ax_x = sweep.axes  # rows: first axis, columns: second
@@ -55,6 +67,7 @@ def plot_phase_diagram(sweep, stats, preset, path):
     for ax, (name, title, cmap, lim) in zip(axes[0], panels):
         grid = np.full((len(ys), len(xs)), np.nan)
         marked = np.zeros_like(grid, dtype=bool)
+        notes = {}
         for (group, p), s in stats.items():
             if p != preset:
                 continue
@@ -62,6 +75,7 @@ def plot_phase_diagram(sweep, stats, preset, path):
             j = xs.index(_cell_key(sweep, ax_x, s["values"]))
             grid[i, j] = s[name][0]
             marked[i, j] = verdict_positive(s["verdict"])
+            notes[i, j] = cell_note(s)
         if lim is None:
             m = np.nanmax(np.abs(grid)) if np.isfinite(grid).any() else 1.0
             lim = (-max(m, 1e-3), max(m, 1e-3))
@@ -69,9 +83,12 @@ def plot_phase_diagram(sweep, stats, preset, path):
         fig.colorbar(im, ax=ax, shrink=0.85)
         for i in range(len(ys)):
             for j in range(len(xs)):
-                if np.isfinite(grid[i, j]):
-                    ax.text(j, i, f"{grid[i, j]:.{1 if name == 'angle' else 2}f}", ha="center", va="center",
-                            fontsize=8, color="white" if name == "angle" and grid[i, j] > 45 else "black")
+                text = f"{grid[i, j]:.{1 if name == 'angle' else 2}f}" if np.isfinite(grid[i, j]) else ""
+                if notes.get((i, j)):  # runs that diverged, became unstable or failed: said, not left blank
+                    text = (text + "\n" if text else "") + notes[i, j]
+                if text:
+                    ax.text(j, i, text, ha="center", va="center", fontsize=8,
+                            color="white" if name == "angle" and grid[i, j] > 45 else "black")
                 if marked[i, j]:
                     ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2.5, color="black"))
         ax.set_xticks(range(len(xs)), [_tick(x) for x in xs], fontsize=8)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import tomli_w
 
+from ..circuits.connectivity import RECIPROCAL_PARTNERS
 from ..config import ConfigError, ExperimentConfig, quick_config, read_toml_file
 
 __all__ = ["SweepError", "Sweep", "Point", "load_sweep", "parse_sweep", "valid_keys", "group_key", "point_id"]
@@ -41,6 +42,7 @@ def valid_keys():
     """
     keys = [f"{sec}.{k}" for sec, names in ExperimentConfig.SECTIONS.items() for k in names]
     keys += [f"connectivity.{pop}.{k}" for pop, spec in ExperimentConfig().connectivity.items() for k in spec]
+    keys += [f"connectivity.{pop}.reciprocal_to" for pop in RECIPROCAL_PARTNERS]  # "" (independent) or the partner
     return [k for k in keys if k not in _NOT_SWEPT]
 
 
@@ -109,7 +111,7 @@ def _quick(config):
 def _field_value(config, key):
     parts = key.split(".")
     if parts[0] == "connectivity":
-        return config.connectivity[parts[1]][parts[2]]
+        return config.connectivity[parts[1]].get(parts[2], "")  # reciprocal_to is absent when independent
     return getattr(config, parts[1])
 
 

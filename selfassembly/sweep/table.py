@@ -300,7 +300,8 @@ def _numbers(values):
 
 
 def group_stats(sweep, rows):
-    """Per (group, preset): seeds, and mean and t-interval of accuracy, accuracy difference and worst ff angle."""
+    """Per (group, preset): seeds, and mean and t-interval of accuracy, accuracy difference and worst ff angle
+    (over the runs that are done), and ``statuses``: how many runs ended with each status."""
     out = {}
     for r in rows:
         out.setdefault((r["group"], r["preset"]), []).append(r)
@@ -313,6 +314,7 @@ def group_stats(sweep, rows):
             "dacc": t_interval(_numbers(r["acc_minus_reference"] for r in ok)),
             "angle": t_interval(_numbers(r["ff_angle_worst"] for r in ok)),
             "verdict": rs[0].get("verdict", ""),
+            "statuses": {st: sum(r["status"] == st for r in rs) for st in dict.fromkeys(r["status"] for r in rs)},
         }
     return stats
 
