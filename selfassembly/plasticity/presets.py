@@ -116,7 +116,8 @@ class RuleSet:
         what the Brian2 builder sets on each Synapses group, and what anything that resets them
         later (a new phase, a reused standalone build) must set again.
 
-        >>> rs = make_preset("four_synapse", eta_c=0.002, eta_u=0.0005, eta_b=0.002, rate_scaling="size")
+        >>> rs = make_preset("four_synapse", eta_c=0.002, eta_u=0.0005, eta_b=0.002, rate_scaling="size",
+        ...                  b_rule="loop_mirror")
         >>> rs.parameters_of("U2", [64, 32, 256, 10]), rs.parameters_of("B2", [64, 32, 256, 10])
         ({'eta_u': 0.00025}, {'eta_b': 0.008, 'lam_b': 1.0})
         """
