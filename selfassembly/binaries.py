@@ -36,6 +36,7 @@ import numpy as np
 
 from .circuits.network import configure_target
 from .plasticity.presets import DEFAULT_PARAMS
+from .plasticity.rules import SCALED_PARAMETERS, size_factor
 
 __all__ = ["StandaloneBinaries", "RUNTIME_PARAMETERS", "INITIAL_VALUE_PARAMETERS", "structure_key", "used_parameters"]
 
@@ -147,7 +148,10 @@ class StandaloneBinaries:
         for group in [*c.A[1:], *c.D[1:], *c.synapses.values()]:
             for name in RUNTIME_PARAMETERS:
                 if _shared_constant(group, name):
-                    args[getattr(group, name)] = getattr(config, name)
+                    # under rate_scaling = "size" a synapse group's eta_c, eta_u, eta_b are those of its
+                    # target layer's size n_l (U_l: D_l, V_l: A_l, B_{l+1}: D_l)
+                    k = size_factor(config.rate_scaling, len(group.target)) if name in SCALED_PARAMETERS else 1.0
+                    args[getattr(group, name)] = getattr(config, name) * k
                     covered.add(name)
         if changed - covered:
             return None  # a changed value is compiled into an equation

@@ -52,7 +52,7 @@ _OVERRIDES = {
     "sizes": "sizes", "presets": "presets", "epochs": "epochs", "seed": "seed", "mode": "mode",
     "target": "target", "eta": "eta", "lam": "lam", "eta_c": "eta_c", "lam_c": "lam_c",
     "sigma_xi": "sigma_xi", "eta_u": "eta_u", "cross_v": "cross_v", "cross_u": "cross_u",
-    "eta_b": "eta_b", "lam_b": "lam_b", "b_rule": "b_rule", "task": "task", "engine": "engine", "dtype": "dtype",
+    "eta_b": "eta_b", "lam_b": "lam_b", "b_rule": "b_rule", "rate_scaling": "rate_scaling", "task": "task", "engine": "engine", "dtype": "dtype",
     "activation": "activation", "output": "output",
     "dataset": "dataset", "mnist": "mnist_dir", "label_column": "label_column", "max_train": "max_train",
     "records_per_epoch": "records_per_epoch", "tau_r_ms": "tau_r_ms", "T_present_ms": "T_present_ms",
@@ -114,6 +114,9 @@ def _add_run(sub):
     add("--lam-b", "lam_b", "decay of B's loop mirror", dest="lam_b", type=float)
     add("--b-rule", "b_rule", "override the rule of every plastic B: task, loop_mirror or both (none: the preset's)",
         dest="b_rule")
+    add("--rate-scaling", "rate_scaling", "none (eta_c, eta_u, eta_b as given in every layer) or size (they are the "
+        "rates of a 128-unit layer; layer l uses them times 128 / n_l, so that one setting serves every width) or "
+        "capped (times min(1, 128 / n_l): only layers wider than 128 are slowed); docs/model.md", dest="rate_scaling")
     add("--task", "task", "classification (labels, softmax) or reconstruction (target = input; needs --output "
         "linear and n_L = n_0)")
     add("--activation", "activation", "hidden activation: tanh or relu")

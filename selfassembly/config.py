@@ -5,7 +5,7 @@ A configuration file has these sections (every key optional)::
     [circuit]       sizes, activation, output
     [data]          dataset, task, mnist_dir, label_column, test_fraction, max_train
     [training]      presets, epochs, seed, records_per_epoch
-    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, eta_b, lam_b, cross_v, cross_u, b_rule
+    [plasticity]    eta, lam, eta_c, lam_c, sigma_xi, eta_u, eta_b, lam_b, cross_v, cross_u, b_rule, rate_scaling
     [time]          mode, dt_ms, tau_r_ms, T_present_ms, tau_xi_ms
     [simulator]     engine, target, cache_dir
     [connectivity.W] kind, scale, p     (likewise .B, .U, .V; V and U also reciprocal_to)
@@ -44,7 +44,7 @@ from .errors import InputError
 from .io import population_names, population_shape
 from .plasticity.phases import Phase, PhaseError, check_phases
 from .plasticity.presets import DEFAULT_PARAMS, PRESET_NAMES, make_preset
-from .plasticity.rules import B_RULES, U_RULES, V_RULES, check_number
+from .plasticity.rules import B_RULES, RATE_SCALINGS, REFERENCE_SIZE, U_RULES, V_RULES, check_number, size_factor
 
 __all__ = ["ExperimentConfig", "ConfigError", "differences", "load_config", "read_toml_file", "parse_toml", "quick_config",
            "DEFAULT_PRESETS", "SEED_LIMIT"]
@@ -121,6 +121,7 @@ class ExperimentConfig:
     cross_v: str = ""
     cross_u: str = ""
     b_rule: str = ""
+    rate_scaling: str = "none"
     # [time]
     mode: str = "sample"
     dt_ms: float = 0.0
@@ -142,7 +143,7 @@ class ExperimentConfig:
         "data": ("dataset", "task", "mnist_dir", "label_column", "test_fraction", "max_train"),
         "training": ("presets", "epochs", "seed", "records_per_epoch"),
         "plasticity": ("eta", "lam", "eta_c", "lam_c", "sigma_xi", "eta_u", "eta_b", "lam_b", "cross_v", "cross_u",
-                       "b_rule"),
+                       "b_rule", "rate_scaling"),
         "time": ("mode", "dt_ms", "tau_r_ms", "T_present_ms", "tau_xi_ms"),
         "simulator": ("engine", "dtype", "target", "cache_dir"),
     }
@@ -193,6 +194,7 @@ class ExperimentConfig:
             _choice("plasticity.cross_u", self.cross_u, U_RULES)
         if self.b_rule:
             _choice("plasticity.b_rule", self.b_rule, B_RULES)
+        _choice("plasticity.rate_scaling", self.rate_scaling, RATE_SCALINGS)
         if isinstance(self.presets, str):
             self.presets = [p.strip() for p in self.presets.split(",") if p.strip()]
         if not self.presets:
@@ -219,6 +221,7 @@ class ExperimentConfig:
             check_engine(self.engine, self.time_mode())
         except ValueError as exc:
             raise ConfigError(str(exc)) from None
+        self._check_scaled_decays()
         for p in self.presets:  # rule overrides a preset cannot take (weight transport needs U = V = I, fixed)
             try:
                 self.rules(p)
@@ -260,6 +263,24 @@ class ExperimentConfig:
         if not self.phases:
             return (Phase(epochs=self.epochs, name="train"),)
         return check_phases(self.phases)
+
+    def _check_scaled_decays(self):
+        """Under rate_scaling = "size", the smallest layer's decays per presentation must stay below 1.
+
+        Layer l's V decays by eta_c lam_c n_ref / n_l and B_{l+1}'s loop mirror by eta_b lam_b n_ref / n_l
+        per presentation; at 1 or more the decay overshoots zero at every step."""
+        if self.rate_scaling == "none":
+            return
+        n = min(self.sizes[1:])
+        k = size_factor(self.rate_scaling, n)
+        for rate, decay in (("eta_c", "lam_c"), ("eta_b", "lam_b")):
+            value = getattr(self, rate) * getattr(self, decay) * k
+            if value >= 1 and k > 1:
+                raise ConfigError(
+                    f"plasticity.rate_scaling = {self.rate_scaling!r} gives the layer of {n} units {rate} = {getattr(self, rate):g} * "
+                    f"{REFERENCE_SIZE} / {n} = {getattr(self, rate) * k:g}, so its decay per presentation {rate} * {decay} "
+                    f"= {value:g} is 1 or more and overshoots zero at every step; lower plasticity.{rate} or "
+                    f"plasticity.{decay}, widen that layer, or set plasticity.rate_scaling = 'capped' or 'none'")
 
     def _check_dataset(self):
         """data.dataset: a bundled name or a data file's path (made absolute); data.label_column goes with a CSV."""
@@ -309,6 +330,8 @@ class ExperimentConfig:
             data["data"].pop("label_column")
         if self.dtype == "float64":  # absent before float32 existed: the hashes of earlier runs stay valid
             data["simulator"].pop("dtype")
+        if self.rate_scaling == "none":  # absent before rate scaling existed: the hashes of earlier runs stay valid
+            data["plasticity"].pop("rate_scaling")
         text = json.dumps(data, sort_keys=True, separators=(",", ":"), allow_nan=False)
         return hashlib.sha256(text.encode()).hexdigest()
 
@@ -324,7 +347,7 @@ class ExperimentConfig:
         """The :class:`~selfassembly.plasticity.presets.RuleSet` of one preset with this configuration's numbers."""
         return make_preset(preset, self.eta, self.lam, self.eta_c, self.lam_c, self.sigma_xi, self.eta_u,
                            cross_v=self.cross_v or None, cross_u=self.cross_u or None, eta_b=self.eta_b,
-                           lam_b=self.lam_b, b_rule=self.b_rule or None)
+                           lam_b=self.lam_b, b_rule=self.b_rule or None, rate_scaling=self.rate_scaling)
 
     def connectivity_objects(self):
         return {k: Connectivity(**v) for k, v in self.connectivity.items()}

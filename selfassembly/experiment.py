@@ -50,6 +50,7 @@ from .config import ConfigError, ExperimentConfig, differences, load_config
 from .datasets import is_data_file, load_dataset
 from .plasticity.phases import phase_at, phase_boundaries, phase_parameters
 from .plasticity.presets import STABLE_U_RATIO
+from .plasticity.rules import REFERENCE_SIZE
 from .errors import RunFolderError
 from .folders import LOCK_NAME, RUN_NAMES, claim_folder
 from .io import (Snapshots, SnapshotError, atomic_write_text, ensure_writable_folder, load_snapshots,
@@ -330,7 +331,10 @@ def divergence_advice(config, rules=None):
     overshoots zero every step), and,
     for a preset whose U reconstructs (``rules``), eta_u / eta_c above
     :data:`~selfassembly.plasticity.presets.STABLE_U_RATIO` (U's rule is stable
-    only while V mirrors U faster than U moves); otherwise suggests lowering eta.
+    only while V mirrors U faster than U moves) and, without rate scaling, a layer
+    wider than :data:`~selfassembly.plasticity.rules.REFERENCE_SIZE` (U's gain
+    eta_u n_l sigma_xi^2 grows with the layer: ``--rate-scaling capped``);
+    otherwise suggests lowering eta.
     """
     defaults = ExperimentConfig()
     large = []
@@ -347,6 +351,15 @@ def divergence_advice(config, rules=None):
         tips.append(f"U's reconstruction rule is stable only while V mirrors U faster than U moves: eta_u / eta_c "
                     f"is {config.eta_u / config.eta_c:.3g}, above {STABLE_U_RATIO:g}, the largest ratio stable in "
                     "every measured case (docs/model.md); lower plasticity.eta_u or raise plasticity.eta_c.")
+    widest = max(config.sizes[1:])
+    if (rules is not None and rules.cross.u == "reconstruct" and config.rate_scaling == "none"
+            and widest > REFERENCE_SIZE):
+        gain = config.eta_u * widest * config.sigma_xi**2
+        tips.append(f"U's reconstruction rule gains eta_u n_l sigma_xi^2 = {gain:.2g} per presentation in the "
+                    f"{widest}-unit layer ({config.eta_u * REFERENCE_SIZE * config.sigma_xi**2:.2g} at "
+                    f"{REFERENCE_SIZE} units): set plasticity.rate_scaling = 'capped' (--rate-scaling capped) to "
+                    f"scale eta_c, eta_u and eta_b by {REFERENCE_SIZE} / n_l in layers wider than {REFERENCE_SIZE} "
+                    "(docs/model.md, 'Rates and layer size').")
     if rules is not None and rules.cross_init == "random" and not rules.cross.fixed:
         u, v = config.connectivity["U"], config.connectivity["V"]
         if min(u["p"], v["p"]) < 1 and not (u.get("reciprocal_to") or v.get("reciprocal_to")):

@@ -26,7 +26,7 @@ ALTERNATIVES = {
     "eta": 0.03, "lam": 0.002, "eta_c": 0.003, "lam_c": 0.5, "sigma_xi": 0.7, "eta_u": 0.001,
     "cross_v": "hebbian", "cross_u": "hebbian",
     "mode": "dynamic", "dt_ms": 0.5, "tau_r_ms": 2.0, "T_present_ms": 10.0, "tau_xi_ms": 3.0,
-    "target": "cython", "eta_b": 0.004, "lam_b": 0.5, "b_rule": "both", "engine": "numpy",
+    "target": "cython", "eta_b": 0.004, "lam_b": 0.5, "b_rule": "both", "engine": "numpy", "rate_scaling": "size",
     "phases": [{"epochs": 2}, {"epochs": 1, "sigma_xi": 0.0}],
 }
 #: fields whose alternative is valid only on another base: field -> (the base's changes, the alternative)

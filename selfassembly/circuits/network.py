@@ -257,9 +257,12 @@ class Circuit:
         On the runtime targets call it between runs; on cpp_standalone use :meth:`run_phases`, which
         sets them between the runs of one compiled program.
         """
+        frozen = params.get("frozen", ())
         for pop, S in self.synapses.items():
+            # the phase's rates are the rule set's; each layer's own (rate_scaling) unless frozen (0)
+            layer = {} if pop[0] in frozen else self.rules.parameters_of(pop, self.sizes)
             for key, value in params[pop[0]].items():
-                setattr(S, key, value)
+                setattr(S, key, layer.get(key, value))
         for A in self.A[1:]:
             if "sigma_xi" in A.variables:
                 A.sigma_xi = params["sigma_xi"]
@@ -500,7 +503,7 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
         summed = ["h_post = w * r_pre : 1 (summed)"]
         if mirror and l >= 2:  # z_l = W_l xi_{l-1}: the loop mirror's trip up W
             summed.append("z_spont_post = w * spont_pre : 1 (summed)")
-        make_synapses(f"W{l}", c.A[l - 1], c.A[l], summed, rules.forward.change, rules.forward.parameters())
+        make_synapses(f"W{l}", c.A[l - 1], c.A[l], summed, rules.forward.change, rules.parameters_of(f"W{l}", sizes))
     for l in range(1, L + 1):
         summed = ["q_post = u * err_pre : 1 (summed)"]
         if l < L and needs_q_r:
@@ -509,15 +512,17 @@ def build_circuit(sizes, rules, weights, masks, stimulus, mode=None, f="tanh", o
             summed.append("q_spont_post = u * spont_pre : 1 (summed)")
         if mirror and l >= 2:  # u_l = U_l z_l: ... and across U
             summed.append("u_loop_post = u * z_spont_pre : 1 (summed)")
-        make_synapses(f"U{l}", c.A[l], c.D[l], summed, cross.changes.get("U"), cross.parameters("U"))
+        # each group's constants at its layer's rates (rate_scaling = "size": eta_c, eta_u, eta_b times
+        # n_ref / n_l; RuleSet.parameters_of)
+        make_synapses(f"U{l}", c.A[l], c.D[l], summed, cross.changes.get("U"), rules.parameters_of(f"U{l}", sizes))
     for l in range(1, L):
         make_synapses(f"B{l + 1}", c.D[l + 1], c.D[l], [f"p_post = {rules.feedback.transmitted} * d_pre : 1 (summed)"],
-                      rules.feedback.change, rules.feedback.parameters())
+                      rules.feedback.change, rules.parameters_of(f"B{l + 1}", sizes))  # eta_b of D_l's size n_l
     for l in range(1, L + 1):
         summed = ["m_post = v * p_pre : 1 (summed)"] if l < L else []
         if cross.needs_return:
             summed.append("a_spont_post = v * q_spont_pre : 1 (summed)")
-        make_synapses(f"V{l}", c.D[l], c.A[l], summed, cross.changes.get("V"), cross.parameters("V"))
+        make_synapses(f"V{l}", c.D[l], c.A[l], summed, cross.changes.get("V"), rules.parameters_of(f"V{l}", sizes))
     extra = []
     if output == "softmax":
         Z = b2.Synapses(c.A[L], c.A[L], "zsum_post = exp(h_pre) : 1 (summed)", clock=clock, name=f"{name}_softmax")

@@ -15,6 +15,11 @@ u_{l+1} = U_{l+1} z_{l+1}:
 * V ``mirror``: dV_l = eta_c (xi_l s_l^T - lam_c V_l); ``hebbian``: dV_l = eta_c (r_l d_l^T - lam_c V_l)
 * U ``reconstruct``: dU_l = eta_u s_l (xi_l - a_l)^T; ``hebbian``: dU_l = eta_c (d_l r_l^T - lam_c U_l)
 
+Under ``rate_scaling = "size"`` (:class:`~selfassembly.plasticity.presets.RuleSet`) the rates
+eta_c, eta_u of U_l, V_l and eta_b of B_{l+1} are those of layer l's size,
+eta_x,l = eta_hat_x / n_l with eta_hat_x = eta_x * n_ref (``rules.cross_at(n_l)``,
+``rules.feedback_at(n_l)``), read once when the loop is built; the task rule's eta is W's.
+
 Spontaneous activity xi_l (l = 1..L) is an Ornstein-Uhlenbeck process updated
 exactly before each step, ``xi <- decay * xi + sigma_xi sqrt(1 - decay^2) randn``,
 started in its stationary distribution N(0, sigma_xi^2); decay is 0 in the
@@ -90,6 +95,10 @@ class _Base:
         cross, fb = rules.cross, rules.feedback
         self.mirror = fb.mirror  # B's loop mirror: z_{l+1} = W_{l+1} xi_l and u_{l+1} = U_{l+1} z_{l+1}
         self.noise = cross.needs_noise or self.mirror  # xi_l and s_l = U_l xi_l are needed
+        # the rules of each layer's plastic populations, rates scaled by n_l under rate_scaling = "size":
+        # U_l, V_l read cross_l[l] (n = n_l); B_{l+1} reads feedback_l[l + 1] (n = n_l, D_l's size)
+        self.cross_l = {l: rules.cross_at(self.sizes[l]) for l in range(1, L + 1)}
+        self.feedback_l = {l + 1: rules.feedback_at(self.sizes[l]) for l in range(1, L)}
         self.ret = cross.needs_return  # a_l = V_l s_l is needed (U reconstructs)
         # the settings a phase changes (set_phase): sigma_xi, the teacher (e_L = 0 without one), frozen populations
         self.sigma_xi = cross.sigma_xi
@@ -195,7 +204,7 @@ class _Base:
     def _feedback_step(self, l, task_signal, rate_scale, xi):
         """B_{l+1}'s change (task rule, loop mirror, or both) with every rate times ``rate_scale``
         (1 per presentation; dt / T_present per Euler step of the dynamic mode)."""
-        fb, B, Q = self.rules.feedback, self.B[l + 1], self.Q
+        fb, B, Q = self.feedback_l[l + 1], self.B[l + 1], self.Q
         decay = 1.0 - rate_scale * ((fb.eta * fb.lam if fb.task else 0.0) + (fb.eta_b * fb.lam_b if fb.mirror else 0.0))
         if fb.task:  # (U_l r_l) d_{l+1}^T
             self._rank1(B, decay, Q[l][1], task_signal, -fb.eta * rate_scale)
@@ -265,11 +274,11 @@ class SampleLoop(_Base):
                 self.B[l][:] = self.W[l].T
                 if fb.kind == "sign":
                     np.sign(self.B[l], out=self.B[l])
-        cross = rules.cross
-        eta_c, lam_c = cross.eta_c, cross.lam_c
-        v_rule = "fixed" if "V" in frozen else cross.v
-        u_rule = "fixed" if "U" in frozen else cross.u
+        v_rule = "fixed" if "V" in frozen else rules.cross.v
+        u_rule = "fixed" if "U" in frozen else rules.cross.u
         for l in range(1, L + 1):
+            cross = self.cross_l[l]
+            eta_c, lam_c = cross.eta_c, cross.lam_c
             d, s = self.Q[l][0], self.Q[l][2]
             if v_rule == "mirror":
                 self._rank1(self.V[l], 1.0 - eta_c * lam_c, xi[l], s, eta_c)
@@ -382,9 +391,9 @@ class DynamicLoop(_Base):
         elif rules.feedback.plastic:  # the task rule reads D_{l+1}'s rate d
             for l in range(1, L):
                 self._feedback_step(l, d[l + 1], self.dt / self.T, xi)
-        cross = rules.cross
-        rate_c = cross.eta_c * cross.lam_c
         for l in range(1, L + 1):
+            cross = self.cross_l[l]
+            rate_c = cross.eta_c * cross.lam_c
             if cross.v == "mirror":
                 self._weight_step(self.V[l], rate_c, xi[l], Q[l][2], cross.eta_c)
             elif cross.v == "hebbian":

@@ -20,9 +20,10 @@ four_synapse_fixed_cross     as four_synapse            random, fixed           
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
-from .rules import B_RULES, CrossStreamRule, FeedbackRule, ForwardRule
+from .rules import B_RULES, RATE_SCALINGS, REFERENCE_SIZE, CrossStreamRule, FeedbackRule, ForwardRule, size_factor
 
 __all__ = ["RuleSet", "PRESETS", "PRESET_NAMES", "RANDOM_START", "DEFAULT_PARAMS", "STABLE_U_RATIO",
            "FOUR_SYNAPSE_B", "make_preset"]
@@ -44,6 +45,18 @@ class RuleSet:
     cross_init : {"identity", "random"}
         Initial connectivity of U and V (structured or random).
     description : str
+    rate_scaling : {"none", "size", "capped"}
+        How the rates of the rules that learn from spontaneous activity depend on the layer size
+        (:func:`~selfassembly.plasticity.rules.size_factor`). ``"none"``: every layer uses eta_c,
+        eta_u and eta_b as given. ``"size"``: the given numbers are the rates of a layer of
+        n_ref = :data:`~selfassembly.plasticity.rules.REFERENCE_SIZE` units, and layer l uses
+
+        .. math:: \\eta_{c,l} = \\hat\\eta_c / n_l,\\quad \\eta_{u,l} = \\hat\\eta_u / n_l,\\quad
+                  \\eta_{b,l+1} = \\hat\\eta_b / n_l,\\qquad \\hat\\eta = \\eta\\, n_{ref}
+
+        (U_l and V_l sit in layer l; B_{l+1} ends on D_l, whose n_l sets its noise floor). W's eta
+        and lam, and B's task rule, are not scaled. ``"capped"``: the factor n_ref / n_l only where it is
+        below 1 (layers wider than n_ref). See :meth:`cross_at`, :meth:`feedback_at`.
     """
 
     name: str
@@ -52,10 +65,13 @@ class RuleSet:
     cross: CrossStreamRule
     cross_init: str
     description: str = ""
+    rate_scaling: str = "none"
 
     def __post_init__(self):
         if self.cross_init not in ("identity", "random"):
             raise ValueError(f"cross_init must be 'identity' or 'random', got {self.cross_init!r}")
+        if self.rate_scaling not in RATE_SCALINGS:
+            raise ValueError(f"unknown rate scaling {self.rate_scaling!r}; valid names: {', '.join(RATE_SCALINGS)}")
         if self.feedback.tied and (self.cross_init != "identity" or not self.cross.fixed):
             raise ValueError(
                 f"rule set {self.name!r}: weight transport (feedback {self.feedback.kind!r}) needs U = V = I, "
@@ -68,6 +84,49 @@ class RuleSet:
     def needs_noise(self):
         """Spontaneous activity is needed: by the cross-stream rules or by B's loop mirror."""
         return self.cross.needs_noise or self.feedback.mirror
+
+    def cross_at(self, n):
+        """The cross-stream rule of a layer of ``n`` units (U_l, V_l with n = n_l): eta_c and eta_u
+        times :func:`~selfassembly.plasticity.rules.size_factor` (1 without rate scaling).
+
+        >>> rs = make_preset("four_synapse", eta_c=0.002, eta_u=0.0005, rate_scaling="size")
+        >>> rs.cross_at(128).eta_c, rs.cross_at(256).eta_u, rs.cross_at(32).eta_c
+        (0.002, 0.00025, 0.008)
+        """
+        k = size_factor(self.rate_scaling, n)
+        if k == 1.0:
+            return self.cross
+        return dataclasses.replace(self.cross, eta_c=self.cross.eta_c * k, eta_u=self.cross.eta_u * k)
+
+    def feedback_at(self, n):
+        """The rule of B_{l+1}, which ends on D_l of ``n`` = n_l units: the loop mirror's eta_b times
+        :func:`~selfassembly.plasticity.rules.size_factor` (the task rule's eta and lam stay W's).
+
+        >>> make_preset("four_synapse", eta_b=0.002, rate_scaling="size").feedback_at(64).eta_b
+        0.004
+        """
+        k = size_factor(self.rate_scaling, n)
+        if k == 1.0:
+            return self.feedback
+        return dataclasses.replace(self.feedback, eta_b=self.feedback.eta_b * k)
+
+    def parameters_of(self, pop, sizes):
+        """The shared constants that synapse population ``pop`` ("W2", "B3", "U1", "V4", ...) of a
+        circuit of ``sizes`` reads, with its layer's rates (:meth:`cross_at`, :meth:`feedback_at`):
+        what the Brian2 builder sets on each Synapses group, and what anything that resets them
+        later (a new phase, a reused standalone build) must set again.
+
+        >>> rs = make_preset("four_synapse", eta_c=0.002, eta_u=0.0005, eta_b=0.002, rate_scaling="size",
+        ...                  b_rule="loop_mirror")
+        >>> rs.parameters_of("U2", [64, 32, 256, 10]), rs.parameters_of("B2", [64, 32, 256, 10])
+        ({'eta_u': 0.00025}, {'eta_b': 0.008, 'lam_b': 1.0})
+        """
+        family, l = pop[0], int(pop[1:])
+        if family == "W":
+            return self.forward.parameters()
+        if family == "B":  # B_l ends on D_{l-1}
+            return self.feedback_at(sizes[l - 1]).parameters()
+        return self.cross_at(sizes[l]).parameters(family)
 
     def as_dict(self):
         """Flat, TOML-friendly description of the rule set."""
@@ -85,6 +144,7 @@ class RuleSet:
             "eta_u": self.cross.eta_u,
             "eta_b": self.feedback.eta_b,
             "lam_b": self.feedback.lam_b,
+            **({"rate_scaling": self.rate_scaling} if self.rate_scaling != "none" else {}),
         }
 
 
@@ -135,7 +195,7 @@ STABLE_U_RATIO = 0.25
 def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_c=DEFAULT_PARAMS["eta_c"],
                 lam_c=DEFAULT_PARAMS["lam_c"], sigma_xi=DEFAULT_PARAMS["sigma_xi"], eta_u=DEFAULT_PARAMS["eta_u"],
                 cross_v=None, cross_u=None, eta_b=DEFAULT_PARAMS["eta_b"], lam_b=DEFAULT_PARAMS["lam_b"],
-                b_rule=None):
+                b_rule=None, rate_scaling="none"):
     """Resolve a preset name and parameters to a :class:`RuleSet`.
 
     Parameters
@@ -158,6 +218,10 @@ def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_
     b_rule : {"task", "loop_mirror", "both"}, optional
         Override the rule of a plastic B; refused for presets whose B is fixed
         or tied to W.
+    rate_scaling : {"none", "size", "capped"}
+        ``"size"``: eta_c, eta_u and eta_b are the rates of a layer of
+        :data:`~selfassembly.plasticity.rules.REFERENCE_SIZE` units, scaled by n_ref / n_l in each
+        layer; ``"capped"``: by min(1, n_ref / n_l) (see :class:`RuleSet`).
 
     Examples
     --------
@@ -189,4 +253,5 @@ def make_preset(name, eta=DEFAULT_PARAMS["eta"], lam=DEFAULT_PARAMS["lam"], eta_
                               sigma_xi=sigma_xi, eta_u=eta_u),
         cross_init=cross_init,
         description=description,
+        rate_scaling=rate_scaling,
     )

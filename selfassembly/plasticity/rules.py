@@ -23,7 +23,47 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["ForwardRule", "FeedbackRule", "CrossStreamRule", "check_number", "B_RULES", "V_RULES", "U_RULES"]
+__all__ = ["ForwardRule", "FeedbackRule", "CrossStreamRule", "check_number", "B_RULES", "V_RULES", "U_RULES",
+           "RATE_SCALINGS", "REFERENCE_SIZE", "SCALED_PARAMETERS", "size_factor"]
+
+#: how the rates of the rules driven by spontaneous activity (eta_c, eta_u, eta_b) depend on the layer size
+RATE_SCALINGS = ("none", "size", "capped")
+#: under ``rate_scaling = "size"``, the layer size whose rates are the configured ones (the default
+#: architecture's hidden layers, 64-128-128-10), so that eta_x,l = eta_x * n_ref / n_l = eta_hat_x / n_l
+REFERENCE_SIZE = 128
+#: the rates that ``rate_scaling = "size"`` scales per layer
+SCALED_PARAMETERS = ("eta_c", "eta_u", "eta_b")
+
+
+def size_factor(scaling, n):
+    """The factor on eta_c, eta_u and eta_b in a layer of ``n`` units: 1 under ``"none"``, n_ref / n
+    under ``"size"``, and min(1, n_ref / n) under ``"capped"`` (layers wider than n_ref are slowed,
+    narrower ones keep the given rates).
+
+    Why 1/n: each rule's change per presentation grows with the layer. With xi ~ N(0, sigma_xi^2 I_n)
+    and U near orthogonal, ||xi||^2 ~ ||s||^2 ~ n sigma_xi^2, so
+
+    * U's reconstruction dU = eta_u s (xi - V s)^T is an LMS / Oja step whose gain along s is
+      eta_u ||s||^2 ~ eta_u n sigma_xi^2: it overshoots (diverges) once that nears 1;
+    * V's mirror dV = eta_c (xi s^T - lam_c V) and B's loop mirror dB_{l+1} = eta_b (s_l u_{l+1}^T -
+      lam_b B_{l+1}) are linear and stable, but their relative noise floor
+      ||noise||_F^2 / ||fixed point||_F^2 ~ eta lam n_l / 2 grows with n_l (the rows of V_l, of B_{l+1}).
+
+    Dividing the rates by n_l holds all three per-presentation quantities at their value at n_ref.
+    In narrower layers that raises the rates, and with them the mirrors' noise floor, to the one of
+    n_ref (``"size"``); ``"capped"`` only lowers them where a layer is wider than n_ref.
+
+    >>> size_factor("none", 784), size_factor("size", 128), size_factor("size", 32)
+    (1.0, 1.0, 4.0)
+    >>> size_factor("capped", 32), size_factor("capped", 512)
+    (1.0, 0.25)
+    """
+    if scaling not in RATE_SCALINGS:
+        raise ValueError(f"unknown rate scaling {scaling!r}; valid names: {', '.join(RATE_SCALINGS)}")
+    if scaling == "none":
+        return 1.0
+    k = REFERENCE_SIZE / int(n)
+    return min(1.0, k) if scaling == "capped" else k
 
 
 def check_number(name, value, *, positive=False, nonnegative=False):
