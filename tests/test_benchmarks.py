@@ -11,6 +11,7 @@ from selfassembly.circuits import Dynamic, Stimulus, build_circuit, initial_weig
 from selfassembly.circuits import reference as ref
 from selfassembly.io import population_names
 from selfassembly.plasticity import PRESET_NAMES, make_preset
+from selfassembly.plasticity.presets import DEFAULT_PARAMS
 from selfassembly.plasticity.presets import PRESETS
 
 from model_reference import plasticity_step
@@ -117,7 +118,7 @@ def test_loop_spontaneous_activity_is_the_modes_ou_process(loop_kind):
 # ---- learning benchmark ---------------------------------------------------------
 
 def _result(preset, seed, acc, arch="64-8-10", eta=0.02, lam=1e-4, eta_c=0.002, eta_u=0.0005, stage="test", status="done",
-            b_rule=None, eta_b=0.002, task="classification"):
+            b_rule=None, eta_b=DEFAULT_PARAMS["eta_b"], task="classification"):
     key = "error" if task != "classification" else "acc"
     curve = [{"epoch": 0, key: 0.1, "ff_angle": 90.0, "cross_angle": 90.0}, {"epoch": 1, key: acc,
                                                                               "ff_angle": 10.0, "cross_angle": 5.0}]

