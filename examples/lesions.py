@@ -47,7 +47,10 @@ parser.add_argument("--out", default=".", help="folder for the run folders, figu
 args = parser.parse_args()
 started = time.time()
 
-HERE = Path(__file__).resolve().parent
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs the script without __file__, from its own folder
+    HERE = Path.cwd()
 EXPERIMENTS = {
     "intact": None,
     "no spontaneous": "lesion_no_spontaneous.toml",
@@ -56,7 +59,7 @@ EXPERIMENTS = {
     "U frozen after assembly": "lesion_frozen_u_after_assembly.toml",
     "development": "development_phase.toml",
 }
-base = load_config(HERE / "lesion_silenced_after_assembly.toml").replace(phases=[])
+base = load_config(HERE / "lesion_silenced_after_assembly.toml").replace(phases=[], b_rule="")
 if args.quick:
     base = base.replace(sizes=[64, 24, 24, 10], max_train=240, records_per_epoch=4)
 out = Path(args.out) / ("lesions_quick" if args.quick else "lesions")
@@ -70,7 +73,7 @@ def configuration(toml):
     phases = config.phases
     if args.quick:
         phases = [{**p, "epochs": min(p["epochs"], 1 if len(phases) > 1 else 2)} for p in phases]
-    return base.replace(phases=phases)
+    return base.replace(phases=phases, b_rule=config.b_rule)  # the silenced lesion's B: the loop mirror alone
 
 
 def loop_strength(run):
@@ -188,5 +191,5 @@ if not args.quick or args.out != ".":
     write_csv(out / "lesions.csv", table)
     write_csv(out / "silenced_decay.csv", decay)
     atomic_write_text(out / "lesions.md", "```\n" + "\n".join(lines) + "\n```\n")
-    write_manifest(out, __file__, None,
+    write_manifest(out, HERE / "lesions.py", None,
                    {"quick": args.quick, "experiments": EXPERIMENTS, "base": base.to_dict()}, started)
