@@ -17,7 +17,7 @@ from selfassembly.folders import LOCK_NAME, FolderBusyError, FolderLock, claim_f
 
 # seconds per chunk, so that the first run is still training when the second starts (see test_interrupt.py)
 SLOW = ["--sizes", "64,24,10", "--mode", "dynamic", "--T-present-ms", "10", "--max-train", "100",
-        "--records-per-epoch", "1", "--epochs", "2"]
+        "--records-per-epoch", "1", "--epochs", "6"]  # long enough that a loaded machine starts the second run before the first ends
 
 
 def _dead_pid():

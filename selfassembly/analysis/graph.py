@@ -206,7 +206,7 @@ def cross_wiring(masks, z_cut=WIRING_Z):
     ``V[j, k]``), a U synapse is *looped* when its reverse V synapse exists, ``V[j, k]``. With
     V's mask drawn independently of U's, each U synapse is looped with probability
     ``q = |V_l| / n_l^2`` (V's density, about p), so the number of looped U synapses is
-    Binomial(|U_l|, q) and
+    ``Binomial(|U_l|, q)`` and
 
     .. math:: z = (m - |U_l| q) / \\sqrt{|U_l| q (1 - q)},  m = \\sum_{jk} U_{kj} V_{jk}.
 
@@ -214,7 +214,7 @@ def cross_wiring(masks, z_cut=WIRING_Z):
 
     * ``"reciprocal"``: V_l's mask is U_l's transposed exactly, and that is beyond chance
       (z >= ``z_cut``);
-    * ``"independent"``: |z| < ``z_cut`` (looped pairs as often as independent masks give);
+    * ``"independent"``: ``|z| < z_cut`` (looped pairs as often as independent masks give);
     * ``"more looped than chance"`` / ``"less looped than chance"``: z beyond +-``z_cut``
       without V = U^T;
     * ``"dense"``: U_l or V_l has every synapse (every pair is looped; nothing to tell);
