@@ -9,7 +9,7 @@ import pytest
 
 from selfassembly.circuits import Dynamic, Stimulus, build_circuit, initial_weights
 from selfassembly.circuits import reference as ref
-from selfassembly.io import population_names
+from selfassembly.io import population_names, write_csv
 from selfassembly.plasticity import PRESET_NAMES, make_preset
 from selfassembly.plasticity.presets import DEFAULT_PARAMS
 from selfassembly.plasticity.presets import PRESETS
@@ -248,10 +248,7 @@ def _check_learning_manifest(out, runs, kw):
     fs = next(r for r in rows if r["preset"] == "four_synapse" and r["arch"] == "64-12-10" and r["seed"] == "0"
               and all(str(rep["runs"][1][k]) == r[k] or float(r[k]) == rep["runs"][1][k] for k in ("eta", "lam", "eta_b")))
     fs["test_acc"] = str(round(float(fs["test_acc"]) - 1 / 359, 5))
-    with open(out / "seeds.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(out / "seeds.csv", rows)
     status, comparisons, _ = tool.check(out)
     assert status == "DRIFTED" and [c[-1] for c in comparisons] == [True, False]
     (out / "seeds.csv").write_text(text)

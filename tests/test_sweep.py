@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from selfassembly.cli import main
+from selfassembly.io import write_csv
 from selfassembly.config import ConfigError
 from selfassembly.sweep import (SweepError, check_points, effective_key, load_sweep, parse_sweep, pending, point_verdicts,
                                 sweep_groups, valid_keys, verdict_positive)
@@ -253,10 +254,7 @@ def test_the_sweep_records_its_manifest_and_its_slice_reproduces(swept, tmp_path
     rows = _rows(copy / "sweep.csv")
     row = next(r for r in rows if r["point"] == s.points[0].id and r["preset"] == "four_synapse")
     row["final_test_acc"] = repr(float(row["final_test_acc"]) + 1 / 48)  # one of --quick's 48 test images
-    with open(copy / "sweep.csv", "w", newline="") as fh:
-        w = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        w.writeheader()
-        w.writerows(rows)
+    write_csv(copy / "sweep.csv", rows)
     status, comparisons, _ = tool.check(copy)
     assert status == "DRIFTED" and [c[-1] for c in comparisons] == [False, True]
 
