@@ -35,7 +35,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from selfassembly.analysis.plots import mark_phases, phase_marks
-from selfassembly.config import load_config
+from selfassembly.config import ExperimentConfig, load_config
 from selfassembly.circuits.network import DivergenceError
 from selfassembly.experiment import read_metrics, run_experiment
 from selfassembly.io import load_snapshots, write_csv, atomic_write_text
@@ -59,7 +59,8 @@ EXPERIMENTS = {
     "U frozen after assembly": "lesion_frozen_u_after_assembly.toml",
     "development": "development_phase.toml",
 }
-base = load_config(HERE / "lesion_silenced_after_assembly.toml").replace(phases=[], b_rule="")
+# the default run's settings; each lesion file adds its phases (and, for one, its B rule)
+base = ExperimentConfig(presets=["four_synapse"], engine="numpy")
 if args.quick:
     base = base.replace(sizes=[64, 24, 24, 10], max_train=240, records_per_epoch=4)
 out = Path(args.out) / ("lesions_quick" if args.quick else "lesions")
