@@ -248,7 +248,8 @@ MUTANTS = [
       "self._rank1(self.V[l], 1.0 - eta_c * lam_c, xi[l], s, eta_c)", "self._rank1(self.V[l], 1.0 - eta_c, xi[l], s, eta_c)",
       T_PR, "lambda_c dropped from V's rule in the numpy loop"),
     M("numpy-loop-noise-sqrt-sigma", "selfassembly/circuits/numpy_engine.py",
-      "sigma = self.rules.cross.sigma_xi", "sigma = np.sqrt(self.rules.cross.sigma_xi)", T_PR,
+      "kick = self.sigma_xi * np.sqrt(1.0 - decay**2)", "kick = np.sqrt(self.sigma_xi) * np.sqrt(1.0 - decay**2)",
+      T_PR,
       "sqrt(sigma_xi) in the numpy loop's spontaneous activity"),
     # ---- circuits and plasticity at large ------------------------------------------------------
     M("model-reference-w-decay-missing", "tests/model_reference.py",
@@ -374,7 +375,7 @@ MUTANTS = [
       "        if fb.mirror:  # s_l u_{l+1}^T", "        if False:  # s_l u_{l+1}^T",
       T_LM_FP, "the numpy engine's B skips the loop mirror (decay only)"),
     M("lm-numpy-mirror-only-b-still", F_NP,
-      "if fb.plastic and not fb.tied:  # B reads", "if fb.task:  # B reads",
+      'if fb.plastic and not fb.tied and "B" not in frozen:  # B reads', 'if fb.task and "B" not in frozen:  # B reads',
       T_LM_FP, "the numpy engine updates B only when the task rule is on (weight_mirror, four_synapse: B fixed)"),
     M("lm-dynamic-loop-rate-scale", F_NP,
       "self._feedback_step(l, d[l + 1], self.dt / self.T, xi)", "self._feedback_step(l, d[l + 1], 1.0, xi)",
