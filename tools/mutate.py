@@ -430,7 +430,7 @@ MUTANTS = [
       "lam_b=self.lam_b, b_rule", 'lam_b=DEFAULT_PARAMS["lam_b"], b_rule',
       [T_PLM], "the configuration's lambda_b never reaches the rules"),
     M("lm-config-b-rule-ignored", "selfassembly/config.py",
-      "b_rule=self.b_rule or None)", "b_rule=None)",
+      "b_rule=self.b_rule or None, rate_scaling", "b_rule=None, rate_scaling",
       [T_PLM], "the configuration's b_rule never reaches the rules"),
     # the numpy engine's spontaneous activity: Brian2's stream, in Brian2's order
     M("lm-numpy-noise-default-rng", F_NP,
