@@ -440,28 +440,32 @@ MUTANTS = [
       "            for l, buf in xi.items():", "            for l, buf in reversed(xi.items()):",
       T_ENG_LM, "the numpy engine draws the layers' noise top layer first"),
     M("lm-numpy-noise-no-stationary-start", F_NP,
-      "xi = {l: sigma * rng.standard_normal(n) for l, n in enumerate(self.sizes) if l > 0}  # stationary start",
-      "xi = {l: np.zeros(n) for l, n in enumerate(self.sizes) if l > 0}",
+      "xi = {l: (sigma * rng.standard_normal(n)).astype(self.dtype) for l, n in enumerate(self.sizes) if l > 0}",
+      "xi = {l: np.zeros(n, dtype=self.dtype) for l, n in enumerate(self.sizes) if l > 0}",
       T_ENG_LM, "no stationary start: the numpy engine's stream one draw per layer ahead of Brian2's"),
     M("lm-numpy-noise-after-sweep", F_NP,
-      "            self._draw()\n            loop.sweep(X[sample], Y[sample], self._xi)\n",
-      "            loop.sweep(X[sample], Y[sample], self._xi)\n            self._draw()\n",
+      "            self._draw()\n            x = X[sample] if self._stimulus_on else self._blank\n"
+      "            loop.sweep(x, Y[sample], self._xi)\n",
+      "            x = X[sample] if self._stimulus_on else self._blank\n"
+      "            loop.sweep(x, Y[sample], self._xi)\n            self._draw()\n",
       T_ENG_LM, "the noise drawn between the sweep and the plasticity step"),
     M("lm-numpy-engine-seed-ignored", "selfassembly/experiment.py",
-      "record_every=record_every, name=preset, seed=config.seed)", "record_every=record_every, name=preset, seed=0)",
+      "record_every=record_every, name=preset, seed=config.seed,", "record_every=record_every, name=preset, seed=0,",
       T_ENG_LM, "the numpy engine's noise seeded 0 whatever the configuration's seed"),
     # NumpyCircuit's records, the engine choice, sparse masks
     M("numpy-engine-record-after-step", F_NP,
       "                self._records.append(loop.weights())\n            sample = order[k]\n            self._draw()\n"
-      "            loop.sweep(X[sample], Y[sample], self._xi)\n"
+      "            x = X[sample] if self._stimulus_on else self._blank\n"
+      "            loop.sweep(x, Y[sample], self._xi)\n"
       "            if self._bad_at is None and not np.all(np.isfinite(top)):\n"
       "                self._bad_at = k + 1  # counted from 1, as the Brian2 circuit's watch\n"
-      "            loop.plasticity(X[sample], self._xi)\n",
+      "            loop.plasticity(x, self._xi)\n",
       "                self._records.append(None)\n            sample = order[k]\n            self._draw()\n"
-      "            loop.sweep(X[sample], Y[sample], self._xi)\n"
+      "            x = X[sample] if self._stimulus_on else self._blank\n"
+      "            loop.sweep(x, Y[sample], self._xi)\n"
       "            if self._bad_at is None and not np.all(np.isfinite(top)):\n"
       "                self._bad_at = k + 1  # counted from 1, as the Brian2 circuit's watch\n"
-      "            loop.plasticity(X[sample], self._xi)\n"
+      "            loop.plasticity(x, self._xi)\n"
       "            if self._records and self._records[-1] is None:\n"
       "                self._records[-1] = loop.weights()\n",
       T_ENG_LM, "records taken after the presentation they are labelled before"),
