@@ -561,7 +561,7 @@ MUTANTS = [
       "the numpy engine keeps the teacher in a phase without stimulus"),
     M("phase-numpy-stimulus-on", F_NP, 'x = X[sample] if self._stimulus_on else self._blank', 'x = X[sample]',
       [T_PH, "-k", "no_teacher"], "the numpy engine shows the stimulus in a phase without it"),
-    M("phase-numpy-v-not-frozen", F_NP, 'v_rule = "fixed" if "V" in frozen else cross.v', 'v_rule = cross.v',
+    M("phase-numpy-v-not-frozen", F_NP, 'v_rule = "fixed" if "V" in frozen else rules.cross.v', 'v_rule = rules.cross.v',
       [T_PH, "-k", "frozen_population and numpy"], "the numpy engine lets a frozen V learn"),
     M("phase-rates-not-zeroed", F_PHASES,
       "        out[pop] = {k: (0.0 if k in RATE_PARAMETERS else v) for k, v in out[pop].items()}", "        pass",
